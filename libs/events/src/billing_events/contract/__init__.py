@@ -1,0 +1,12 @@
+"""The public event contract. Importing this package registers every event model."""
+
+from billing_events.contract import events as events
+from billing_events.contract.common import (
+    Address,
+    CardSummary,
+    Money,
+    Period,
+    PlanSnapshot,
+)
+
+__all__ = ["Address", "CardSummary", "Money", "Period", "PlanSnapshot", "events"]
