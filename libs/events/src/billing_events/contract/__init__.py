@@ -1,5 +1,6 @@
 """The public event contract. Importing this package registers every event model."""
 
+from billing_events.contract import commands as commands
 from billing_events.contract import events as events
 from billing_events.contract.common import (
     Address,
@@ -9,4 +10,4 @@ from billing_events.contract.common import (
     PlanSnapshot,
 )
 
-__all__ = ["Address", "CardSummary", "Money", "Period", "PlanSnapshot", "events"]
+__all__ = ["Address", "CardSummary", "Money", "Period", "PlanSnapshot", "commands", "events"]
