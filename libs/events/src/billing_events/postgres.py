@@ -8,6 +8,7 @@ processes starting at once, is safe.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,10 +45,9 @@ async def create_pool(
     validate_schema_name(schema)
     conn = await asyncpg.connect(dsn)
     try:
-        try:
+        # Two processes may create it at the same instant; the loser sees a unique violation.
+        with contextlib.suppress(asyncpg.UniqueViolationError):
             await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        except asyncpg.UniqueViolationError:
-            pass  # two processes created it at the same instant
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(

@@ -233,7 +233,9 @@ class InvoiceLine(Value):
     period_end: AwareDatetime | None = None
 
 
-InvoiceReason = Literal["subscription_create", "subscription_cycle", "subscription_update", "arrears"]
+InvoiceReason = Literal[
+    "subscription_create", "subscription_cycle", "subscription_update", "arrears"
+]
 
 
 @event
