@@ -98,8 +98,9 @@ def start_kafka_container() -> KafkaHandle:
 
     container = KafkaContainer().with_kraft()
     container.start()
-    return KafkaHandle(container.get_bootstrap_server(), "Apache Kafka (testcontainers)", None,
-                       container)
+    return KafkaHandle(
+        container.get_bootstrap_server(), "Apache Kafka (testcontainers)", None, container
+    )
 
 
 def resolve_kafka(workdir: Path, port: int | None = None) -> KafkaHandle:
@@ -125,8 +126,10 @@ async def ensure_topics(
             missing = [t for t in wanted if t.name not in existing]
             if missing:
                 await admin.create_topics(
-                    [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1)
-                     for t in missing]
+                    [
+                        NewTopic(t.name, num_partitions=t.partitions, replication_factor=1)
+                        for t in missing
+                    ]
                 )
             return
         except TopicAlreadyExistsError:

