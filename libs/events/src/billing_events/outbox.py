@@ -1,0 +1,266 @@
+"""The transactional outbox and its relay to Kafka.
+
+Writers put messages in the ``outbox`` table in the same transaction as their state change
+(the event store does it for every append). The relay reads the outbox in the same gap-free
+order as the event store (see ``store``), publishes each message keyed by its stream id and
+records how far it got only after the broker acknowledged. Killed at any instant, it restarts
+from the last recorded point: messages may be published twice, never lost, and one key's
+messages keep their order. One relay per schema is active at a time (an advisory lock); others
+wait as standbys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from billing_events.envelope import Envelope
+from billing_events.store import Position, default_topic
+
+log = structlog.get_logger(__name__)
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    topic: str,
+    key: str | None,
+    value: bytes,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Queue one message for publication; commits or rolls back with ``conn``'s transaction."""
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, value, headers) VALUES ($1, $2, $3, $4)",
+        topic,
+        key,
+        value,
+        dict(headers or {}),
+    )
+
+
+async def enqueue_envelope(
+    conn: asyncpg.Connection, envelope: Envelope, topic: str | None = None
+) -> None:
+    """Queue an envelope (a command, or an event not stored in a stream) keyed by stream id."""
+    await enqueue(
+        conn,
+        topic or default_topic(envelope.stream_id),
+        envelope.stream_id,
+        envelope.to_json(),
+        envelope.kafka_headers(),
+    )
+
+
+@dataclass(frozen=True)
+class RelayLag:
+    """How far the relay is behind: messages committed but not yet acknowledged by Kafka."""
+
+    pending: int
+    oldest_pending_age_seconds: float
+    published_total: int
+
+
+@dataclass(frozen=True)
+class _Pending:
+    position: Position
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+_FETCH_SQL = """
+SELECT transaction_id::text AS txid, position, topic, key, value, headers
+FROM outbox
+WHERE (transaction_id, position) > ($1::text::xid8, $2)
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY transaction_id, position
+LIMIT $3
+"""
+
+_SAVE_CHECKPOINT_SQL = """
+INSERT INTO outbox_checkpoints (relay, transaction_id, position, published, updated_at)
+VALUES ($1, $2::text::xid8, $3, $4, now())
+ON CONFLICT (relay) DO UPDATE SET transaction_id = excluded.transaction_id,
+    position = excluded.position, published = outbox_checkpoints.published + $4,
+    updated_at = now()
+"""
+
+
+def kafka_producer(bootstrap_servers: str, client_id: str, **overrides: Any) -> AIOKafkaProducer:
+    """A producer for durable publication. Not idempotent: Tansu rejects it, and the relay's
+    own ordering (one in-flight batch per partition in aiokafka) and consumers' inboxes cover
+    what idempotence would."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap_servers,
+        "client_id": client_id,
+        "acks": "all",
+        "enable_idempotence": False,
+        "linger_ms": 2,
+        "max_batch_size": 256 * 1024,
+        "request_timeout_ms": 15000,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        bootstrap_servers: str,
+        *,
+        name: str = "default",
+        batch_size: int = 1000,
+        idle_poll_interval: float = 0.02,
+        prune_interval: float = 5.0,
+        producer: AIOKafkaProducer | None = None,
+    ) -> None:
+        self._pool = pool
+        self._name = name
+        self._batch_size = batch_size
+        self._idle = idle_poll_interval
+        self._prune_interval = prune_interval
+        self._producer = producer or kafka_producer(bootstrap_servers, f"outbox-relay-{name}")
+        self._stopping = asyncio.Event()
+        self._active = False
+        self._published = 0
+
+    @property
+    def active(self) -> bool:
+        """True once this instance holds the relay lock and publishes."""
+        return self._active
+
+    @property
+    def published(self) -> int:
+        return self._published
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Publish until :meth:`stop`; returns after the current batch is acknowledged."""
+        await self._producer.start()
+        try:
+            async with self._pool.acquire() as lock_conn:
+                if not await self._wait_for_lock(lock_conn):
+                    return
+                try:
+                    self._active = True
+                    await self._publish_loop()
+                finally:
+                    self._active = False
+                    await lock_conn.execute(
+                        "SELECT pg_advisory_unlock(hashtext($1))", self._lock_key
+                    )
+        finally:
+            await self._producer.stop()
+
+    @property
+    def _lock_key(self) -> str:
+        return f"outbox-relay:{self._name}"
+
+    async def _wait_for_lock(self, conn: asyncpg.Connection) -> bool:
+        while not self._stopping.is_set():
+            if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
+                return True
+            await self._sleep(1.0)
+        return False
+
+    async def _publish_loop(self) -> None:
+        position = await self._load_checkpoint()
+        last_prune = time.monotonic()
+        while not self._stopping.is_set():
+            batch = await self._fetch(position)
+            if batch:
+                await self._publish(batch)
+                position = batch[-1].position
+                await self._save_checkpoint(position, len(batch))
+                self._published += len(batch)
+            if time.monotonic() - last_prune > self._prune_interval:
+                await self._prune(position)
+                last_prune = time.monotonic()
+            if len(batch) < self._batch_size:
+                await self._sleep(self._idle)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _load_checkpoint(self) -> Position:
+        row = await self._pool.fetchrow(
+            "SELECT transaction_id::text AS txid, position FROM outbox_checkpoints "
+            "WHERE relay = $1",
+            self._name,
+        )
+        return Position(int(row["txid"]), row["position"]) if row else Position.START
+
+    async def _fetch(self, after: Position) -> list[_Pending]:
+        rows = await self._pool.fetch(
+            _FETCH_SQL, str(after.transaction_id), after.global_position, self._batch_size
+        )
+        return [
+            _Pending(
+                Position(int(r["txid"]), r["position"]),
+                r["topic"],
+                r["key"].encode() if r["key"] is not None else None,
+                r["value"],
+                [(k, v.encode()) for k, v in r["headers"].items()],
+            )
+            for r in rows
+        ]
+
+    async def _publish(self, batch: list[_Pending]) -> None:
+        # Sends are queued in order; aiokafka keeps one batch in flight per partition, so a
+        # key's messages reach the broker in the order they were queued.
+        futures = [
+            await self._producer.send(m.topic, m.value, key=m.key, headers=m.headers) for m in batch
+        ]
+        await asyncio.gather(*futures)
+
+    async def _save_checkpoint(self, position: Position, count: int) -> None:
+        await self._pool.execute(
+            _SAVE_CHECKPOINT_SQL,
+            self._name,
+            str(position.transaction_id),
+            position.global_position,
+            count,
+        )
+
+    async def _prune(self, upto: Position) -> None:
+        deleted = await self._pool.execute(
+            "DELETE FROM outbox WHERE (transaction_id, position) <= ($1::text::xid8, $2)",
+            str(upto.transaction_id),
+            upto.global_position,
+        )
+        log.debug("outbox pruned", result=deleted)
+
+    async def lag(self) -> RelayLag:
+        return await relay_lag(self._pool, self._name)
+
+
+async def relay_lag(pool: asyncpg.Pool, name: str = "default") -> RelayLag:
+    row = await pool.fetchrow(
+        """
+        WITH cp AS (
+            SELECT transaction_id, position, published FROM outbox_checkpoints WHERE relay = $1
+        )
+        SELECT count(o.*) AS pending,
+               coalesce(extract(epoch FROM clock_timestamp() - min(o.created_at)), 0) AS age,
+               coalesce((SELECT published FROM cp), 0) AS published
+        FROM outbox o
+        WHERE NOT EXISTS (SELECT 1 FROM cp)
+           OR (o.transaction_id, o.position)
+              > ((SELECT transaction_id FROM cp), (SELECT position FROM cp))
+        """,
+        name,
+    )
+    assert row is not None
+    return RelayLag(int(row["pending"]), float(row["age"]), int(row["published"]))

@@ -1,0 +1,276 @@
+"""The PostgreSQL event store: streams with optimistic concurrency, and a gap-free global order.
+
+Each event is a row keyed by (stream_id, stream_version): appending at a stale expected
+version collides on that key and nothing is written. Every append also writes the events to
+the transactional outbox in the same statement, so what is stored is what gets published.
+
+Global order is (transaction_id, global_position). A plain identity column is not enough: a
+transaction may take position 5, commit after the one holding position 6, and a reader that
+already moved past 6 would skip it forever. Readers therefore only see transactions older
+than the oldest one still running (``pg_snapshot_xmin``), in transaction-id order: once that
+horizon has passed a transaction id, no event can appear behind the reader any more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import asyncpg
+import orjson
+
+from billing_events.envelope import Envelope, EventRegistry, registry
+from billing_events.postgres import Migration
+from billing_events.topics import topic_for_stream
+
+
+class ConcurrencyConflict(Exception):
+    """The stream moved on since it was read; nothing was written."""
+
+    def __init__(self, stream_id: str, expected_version: int) -> None:
+        super().__init__(f"stream {stream_id!r} is not at version {expected_version}")
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+
+
+class DuplicateEvent(Exception):
+    """An event id that is already stored was appended again."""
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place in the global order; compare positions, never global_position alone."""
+
+    transaction_id: int
+    global_position: int
+
+    START: ClassVar[Position]
+
+
+Position.START = Position(0, 0)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: Position
+    envelope: Envelope
+
+
+EVENT_STORE_SQL = """
+CREATE TABLE IF NOT EXISTS events (
+    global_position bigint GENERATED ALWAYS AS IDENTITY,
+    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    stream_id text NOT NULL,
+    stream_version integer NOT NULL CHECK (stream_version > 0),
+    event_id uuid NOT NULL,
+    event_type text NOT NULL,
+    schema_version integer NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    merchant_id text NOT NULL,
+    correlation_id uuid NOT NULL,
+    causation_id uuid,
+    data jsonb NOT NULL,
+    CONSTRAINT events_stream_version PRIMARY KEY (stream_id, stream_version),
+    CONSTRAINT events_event_id UNIQUE (event_id)
+);
+CREATE INDEX IF NOT EXISTS events_global_order ON events (transaction_id, global_position);
+"""
+
+OUTBOX_SQL = """
+CREATE TABLE IF NOT EXISTS outbox (
+    position bigint GENERATED ALWAYS AS IDENTITY,
+    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    topic text NOT NULL,
+    key text,
+    value bytea NOT NULL,
+    headers jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (transaction_id, position)
+);
+CREATE TABLE IF NOT EXISTS outbox_checkpoints (
+    relay text PRIMARY KEY,
+    transaction_id xid8 NOT NULL,
+    position bigint NOT NULL,
+    published bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+MIGRATIONS = [
+    Migration("event_store", 1, EVENT_STORE_SQL),
+    Migration("outbox", 1, OUTBOX_SQL),
+]
+
+_COLUMNS = (
+    "stream_id, stream_version, event_id, event_type, schema_version, occurred_at, "
+    "merchant_id, correlation_id, causation_id, data"
+)
+
+# One statement, one round trip: check the version, insert the events, fill the outbox.
+_APPEND_SQL = """
+WITH current AS (
+    SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1
+), appended AS (
+    INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
+                        occurred_at, merchant_id, correlation_id, causation_id, data)
+    SELECT $1, e.version, e.event_id, e.event_type, e.schema_version, e.occurred_at,
+           e.merchant_id, e.correlation_id, e.causation_id, e.data
+    FROM unnest($3::int[], $4::uuid[], $5::text[], $6::int[], $7::timestamptz[], $8::text[],
+                $9::uuid[], $10::uuid[], $11::jsonb[])
+         AS e(version, event_id, event_type, schema_version, occurred_at, merchant_id,
+              correlation_id, causation_id, data)
+    WHERE (SELECT version FROM current) = $2
+    RETURNING stream_version
+), published AS (
+    INSERT INTO outbox (topic, key, value, headers)
+    SELECT $12, $1, o.value, o.headers
+    FROM unnest($13::bytea[], $14::jsonb[]) WITH ORDINALITY AS o(value, headers, n)
+    WHERE EXISTS (SELECT 1 FROM appended)
+    ORDER BY o.n
+)
+SELECT count(*) FROM appended
+"""
+
+TopicResolver = Callable[[str], str]
+
+
+def default_topic(stream_id: str) -> str:
+    return topic_for_stream(stream_id).name
+
+
+class PostgresEventStore:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        event_registry: EventRegistry = registry,
+        topic_resolver: TopicResolver = default_topic,
+    ) -> None:
+        self._pool = pool
+        self._registry = event_registry
+        self._topic_for = topic_resolver
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[Envelope],
+        *,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[Envelope]:
+        """Append ``events`` after ``expected_version``; returns them with their versions."""
+        if not events:
+            return []
+        if expected_version < 0:
+            raise ValueError("expected_version must be >= 0")
+        stored = [
+            envelope.model_copy(
+                update={"stream_id": stream_id, "stream_version": expected_version + offset}
+            )
+            for offset, envelope in enumerate(events, start=1)
+        ]
+        args = self._append_args(stream_id, expected_version, stored)
+        try:
+            if conn is None:
+                count = await self._pool.fetchval(_APPEND_SQL, *args)
+            else:
+                # A savepoint keeps the caller's transaction usable after a conflict.
+                async with conn.transaction():
+                    count = await conn.fetchval(_APPEND_SQL, *args)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "events_event_id":
+                raise DuplicateEvent(str(exc)) from exc
+            raise ConcurrencyConflict(stream_id, expected_version) from exc
+        if count != len(stored):
+            raise ConcurrencyConflict(stream_id, expected_version)
+        return stored
+
+    def _append_args(
+        self, stream_id: str, expected_version: int, stored: Sequence[Envelope]
+    ) -> list[Any]:
+        datas = [e.data.model_dump(mode="json") for e in stored]
+        return [
+            stream_id,
+            expected_version,
+            [e.stream_version for e in stored],
+            [e.event_id for e in stored],
+            [e.event_type for e in stored],
+            [e.schema_version for e in stored],
+            [e.occurred_at for e in stored],
+            [e.merchant_id for e in stored],
+            [e.correlation_id for e in stored],
+            [e.causation_id for e in stored],
+            datas,
+            self._topic_for(stream_id),
+            [_envelope_json(e, data) for e, data in zip(stored, datas, strict=True)],
+            [e.kafka_headers() for e in stored],
+        ]
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int = 1,
+        *,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[Envelope]:
+        query = (
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 "
+            "ORDER BY stream_version"
+        )
+        executor = conn if conn is not None else self._pool
+        rows = await executor.fetch(query, stream_id, from_version)
+        return [self._envelope(row) for row in rows]
+
+    async def stream_version(
+        self, stream_id: str, *, conn: asyncpg.Connection | None = None
+    ) -> int:
+        executor = conn if conn is not None else self._pool
+        version = await executor.fetchval(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
+        )
+        return int(version)
+
+    async def read_all(
+        self, after: Position = Position.START, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        """Events after ``after`` in global order, only from transactions that can no longer
+        be overtaken by one still running."""
+        rows = await self._pool.fetch(
+            f"""
+            SELECT transaction_id::text AS txid, global_position, {_COLUMNS}
+            FROM events
+            WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY transaction_id, global_position
+            LIMIT $3
+            """,
+            str(after.transaction_id),
+            after.global_position,
+            limit,
+        )
+        return [
+            RecordedEvent(Position(int(r["txid"]), r["global_position"]), self._envelope(r))
+            for r in rows
+        ]
+
+    def _envelope(self, row: asyncpg.Record) -> Envelope:
+        data = self._registry.load_data(row["event_type"], row["schema_version"], row["data"])
+        return Envelope(
+            event_id=row["event_id"],
+            event_type=row["event_type"],
+            schema_version=data.schema_version,
+            stream_id=row["stream_id"],
+            stream_version=row["stream_version"],
+            occurred_at=row["occurred_at"],
+            merchant_id=row["merchant_id"],
+            correlation_id=row["correlation_id"],
+            causation_id=row["causation_id"],
+            data=data,
+        )
+
+
+def _envelope_json(envelope: Envelope, data: dict[str, Any]) -> bytes:
+    body = envelope.model_dump(mode="json", exclude={"data"})
+    body["data"] = data
+    return orjson.dumps(body)

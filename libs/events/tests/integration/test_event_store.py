@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from billing_events.postgres import create_pool, migrate
+from billing_events.store import MIGRATIONS, ConcurrencyConflict, Position, PostgresEventStore
+
+from .conftest import noted
+
+pytestmark = pytest.mark.integration
+
+
+async def test_append_then_read_back_in_order(store: PostgresEventStore) -> None:
+    stored = await store.append("test-a", 0, [noted(1), noted(2)])
+    assert [e.stream_version for e in stored] == [1, 2]
+    more = await store.append("test-a", 2, [noted(3)])
+    assert more[0].stream_version == 3
+    events = await store.read_stream("test-a")
+    assert [e.data.n for e in events] == [1, 2, 3]  # type: ignore[attr-defined]
+    assert [e.stream_id for e in events] == ["test-a"] * 3
+    assert [e.event_id for e in events] == [e.event_id for e in stored + more]
+    assert await store.read_stream("test-a", from_version=3) == more
+
+
+async def test_stale_expected_version_raises_and_writes_nothing(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool
+) -> None:
+    await store.append("test-b", 0, [noted(1)])
+    with pytest.raises(ConcurrencyConflict):
+        await store.append("test-b", 0, [noted(2), noted(3)])
+    with pytest.raises(ConcurrencyConflict):
+        await store.append("test-b", 5, [noted(4)])  # ahead of the stream: would leave a gap
+    assert await store.stream_version("test-b") == 1
+    assert await pg_pool.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_fifty_concurrent_appends_exactly_one_wins(store: PostgresEventStore) -> None:
+    await store.append("test-c", 0, [noted(0)])
+
+    async def attempt(i: int) -> bool:
+        try:
+            await store.append("test-c", 1, [noted(i), noted(i + 1000)])
+        except ConcurrencyConflict:
+            return False
+        return True
+
+    results = await asyncio.gather(*(attempt(i) for i in range(50)))
+    assert results.count(True) == 1
+    assert results.count(False) == 49
+    versions = [e.stream_version for e in await store.read_stream("test-c")]
+    assert versions == [1, 2, 3]
+
+
+async def test_conflict_inside_a_transaction_leaves_it_usable(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool
+) -> None:
+    await store.append("test-d", 0, [noted(1)])
+    async with pg_pool.acquire() as conn, conn.transaction():
+        with pytest.raises(ConcurrencyConflict):
+            await store.append("test-d", 0, [noted(2)], conn=conn)
+        await store.append("test-d", 1, [noted(3)], conn=conn)
+    assert [e.stream_version for e in await store.read_stream("test-d")] == [1, 2]
+
+
+async def test_global_reader_never_skips_a_late_commit(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool
+) -> None:
+    """T1 takes the lower position but commits after T2; a reader polling in between must
+    still end with both events, in order."""
+    seen: list[int] = []
+    position = Position.START
+
+    async def poll() -> None:
+        nonlocal position
+        for recorded in await store.read_all(position):
+            seen.append(recorded.envelope.data.n)  # type: ignore[attr-defined]
+            position = recorded.position
+
+    async with pg_pool.acquire() as first, pg_pool.acquire() as second:
+        t1 = first.transaction()
+        await t1.start()
+        await store.append("test-late-1", 0, [noted(1)], conn=first)
+        t2 = second.transaction()
+        await t2.start()
+        await store.append("test-late-2", 0, [noted(2)], conn=second)
+        await t2.commit()
+        await poll()  # T2 is committed, but T1 is still running: nothing may be handed out
+        assert seen == []
+        await t1.commit()
+    await poll()
+    assert seen == [1, 2]
+    positions = await pg_pool.fetch("SELECT global_position FROM events ORDER BY stream_id")
+    assert positions[0]["global_position"] < positions[1]["global_position"]
+
+
+async def test_read_all_pages_through_everything_once(store: PostgresEventStore) -> None:
+    for stream in range(10):
+        await store.append(f"test-page{stream}", 0, [noted(stream * 10 + i) for i in range(7)])
+    seen: list[int] = []
+    position = Position.START
+    while batch := await store.read_all(position, limit=9):
+        seen.extend(r.envelope.data.n for r in batch)  # type: ignore[attr-defined]
+        position = batch[-1].position
+    assert sorted(seen) == sorted(s * 10 + i for s in range(10) for i in range(7))
+    assert len(seen) == len(set(seen))
+
+
+async def test_migrations_are_idempotent_and_safe_concurrently(
+    postgres_url: str, schema_name: str
+) -> None:
+    pools = [await create_pool(postgres_url, schema_name, max_size=2) for _ in range(5)]
+    try:
+        applied = await asyncio.gather(*(migrate(p, MIGRATIONS) for p in pools))
+        assert sorted(len(a) for a in applied) == [0, 0, 0, 0, len(MIGRATIONS)]
+        assert await migrate(pools[0], MIGRATIONS) == []
+    finally:
+        for p in pools:
+            await p.close()
+        conn = await asyncpg.connect(postgres_url)
+        await conn.execute(f'DROP SCHEMA "{schema_name}" CASCADE')
+        await conn.close()

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from billing_events.outbox import OutboxRelay, enqueue, relay_lag
+from billing_events.store import PostgresEventStore
+from billing_events.topics import Topic
+from devstack.kafka import ensure_topics
+
+from .conftest import noted
+
+pytestmark = pytest.mark.integration
+
+RELAY_SCRIPT = Path(__file__).with_name("relay_process.py")
+
+
+@contextlib.asynccontextmanager
+async def consumer_of(bootstrap: str, topic: str) -> AsyncIterator[AIOKafkaConsumer]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def collect(consumer: AIOKafkaConsumer, until: int, timeout: float) -> list[dict]:
+    """Read messages until ``until`` distinct event ids have arrived or the timeout ends."""
+    received: list[dict] = []
+    distinct: set[str] = set()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(distinct) < until and asyncio.get_running_loop().time() < deadline:
+        batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+        for messages in batches.values():
+            for message in messages:
+                body = orjson.loads(message.value)
+                assert message.key.decode() == body["stream_id"]
+                received.append(body)
+                distinct.add(body["event_id"])
+    return received
+
+
+async def test_relay_publishes_appended_events_keyed_by_stream(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool, kafka_bootstrap: str, topic_name: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, [Topic(topic_name, 3)])
+    await store.append("test-r1", 0, [noted(1), noted(2)])
+    await store.append("test-r2", 0, [noted(3)])
+    async with pg_pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, topic_name, "test-raw", b'{"event_id": "raw", "stream_id": "test-raw"}')
+    assert (await relay_lag(pg_pool)).pending == 4
+
+    relay = OutboxRelay(pg_pool, kafka_bootstrap)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with consumer_of(kafka_bootstrap, topic_name) as consumer:
+            received = await collect(consumer, until=4, timeout=20)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+    assert sorted(b["event_id"] for b in received)[-1] == "raw"
+    assert [b["data"]["n"] for b in received if b["stream_id"] == "test-r1"] == [1, 2]
+    lag = await relay_lag(pg_pool)
+    assert lag.pending == 0
+    assert lag.published_total == 4
+
+
+async def test_only_one_relay_publishes_at_a_time(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool, kafka_bootstrap: str
+) -> None:
+    first, second = OutboxRelay(pg_pool, kafka_bootstrap), OutboxRelay(pg_pool, kafka_bootstrap)
+    tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    try:
+        for _ in range(100):
+            if first.active or second.active:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert [first.active, second.active].count(True) == 1
+    finally:
+        first.stop()
+        second.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+async def test_relay_killed_mid_flight_loses_nothing_and_keeps_stream_order(
+    store: PostgresEventStore,
+    pg_pool: asyncpg.Pool,
+    kafka_bootstrap: str,
+    topic_name: str,
+    postgres_url: str,
+    schema_name: str,
+) -> None:
+    await ensure_topics(kafka_bootstrap, [Topic(topic_name, 6)])
+    streams, per_stream = 100, 100
+    for s in range(streams):
+        await store.append(
+            f"test-k{s}", 0, [noted(v, stream_id=f"test-k{s}") for v in range(1, per_stream + 1)]
+        )
+    total = streams * per_stream
+
+    def start_relay() -> asyncio.subprocess.Process:
+        return asyncio.create_subprocess_exec(  # type: ignore[return-value]
+            sys.executable,
+            str(RELAY_SCRIPT),
+            postgres_url,
+            schema_name,
+            kafka_bootstrap,
+            "200",
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    relay = await start_relay()
+    try:
+        # Kill it once some, but not all, events have been acknowledged by the broker.
+        for _ in range(600):
+            published = await pg_pool.fetchval(
+                "SELECT coalesce(sum(published), 0) FROM outbox_checkpoints"
+            )
+            if published >= 1000:
+                break
+            await asyncio.sleep(0.01)
+        assert 0 < published < total, f"relay published {published} before the kill"
+        relay.send_signal(signal.SIGKILL)
+        await relay.wait()
+        assert (await relay_lag(pg_pool)).pending > 0
+
+        relay = await start_relay()
+        async with consumer_of(kafka_bootstrap, topic_name) as consumer:
+            received = await collect(consumer, until=total, timeout=120)
+    finally:
+        if relay.returncode is None:
+            relay.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(relay.wait(), 15)
+
+    distinct = {b["event_id"] for b in received}
+    assert len(distinct) == total, f"{total - len(distinct)} events never reached the broker"
+    first_seen: dict[str, list[int]] = defaultdict(list)
+    seen_ids: set[str] = set()
+    for body in received:
+        if body["event_id"] not in seen_ids:
+            seen_ids.add(body["event_id"])
+            first_seen[body["stream_id"]].append(body["stream_version"])
+    for stream, versions in first_seen.items():
+        assert versions == list(range(1, per_stream + 1)), f"{stream} out of order"
