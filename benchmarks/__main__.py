@@ -1,0 +1,51 @@
+"""`make bench`: every figure of the benchmark issue, printed and written to results/latest.json.
+
+Environment: BENCH_QUICK=1 for the short mode; BENCH_ONLY=store,relay,... to run a subset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+import asyncpg
+
+from benchmarks import bench_event_store
+from benchmarks.harness import Report, machine_description
+from devstack.postgres import resolve_postgres
+
+
+def print_table(report: Report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="billing benchmarks")
+    for column in ("figure", "value", "unit", "ratios", "note"):
+        table.add_column(column)
+    for f in report.figures:
+        ratios = ", ".join(f"vs {k}: {v:.2f}" for k, v in f.ratios.items())
+        table.add_row(f.name, f"{f.value:,.1f}", f.unit, ratios, f.note)
+    Console(width=160).print(table)
+
+
+async def main() -> None:
+    only = {part for part in os.environ.get("BENCH_ONLY", "").split(",") if part}
+    workdir = Path(tempfile.mkdtemp(prefix="billing-bench-"))
+    postgres = await resolve_postgres(workdir)
+    report = Report()
+    try:
+        conn = await asyncpg.connect(postgres.url)
+        version = await conn.fetchval("SHOW server_version")
+        await conn.close()
+        if not only or "store" in only:
+            await bench_event_store.run_all(postgres.url, report)
+    finally:
+        postgres.stop()
+    print_table(report)
+    report.write(machine_description(version))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,309 @@
+"""Figures 1 to 3: load-decide-append cycles (against the eventsourcing library and a bare
+commit loop), batched append, and global-order catch-up of a tracking projection."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import asyncpg
+
+from benchmarks.harness import Figure, Report, median, quick, runs
+from billing_events.decider import Decider, execute
+from billing_events.envelope import EventData, EventRegistry, new_envelope
+from billing_events.postgres import create_pool, migrate
+from billing_events.projection import MIGRATIONS as PROJECTION_MIGRATIONS
+from billing_events.projection import TrackingProjection
+from billing_events.store import MIGRATIONS, PostgresEventStore, RecordedEvent
+
+NOTE = "x" * 100  # the same payload size on every side of a comparison
+
+
+class Incremented(EventData):
+    event_type: ClassVar[str] = "Incremented"
+    note: str
+
+
+bench_registry = EventRegistry()
+bench_registry.register(Incremented)
+
+
+@dataclass(frozen=True)
+class Count:
+    value: int = 0
+
+
+counter = Decider(
+    Count(),
+    lambda state, _event: Count(state.value + 1),
+    lambda note, _state: [Incremented(note=note)],
+)
+
+
+async def fresh_schema(dsn: str, prefix: str) -> tuple[asyncpg.Pool, str]:
+    schema = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
+    pool = await create_pool(dsn, schema, max_size=8)
+    await migrate(pool, [*MIGRATIONS, *PROJECTION_MIGRATIONS])
+    return pool, schema
+
+
+async def drop_schema(dsn: str, schema: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+# --- figure 1 ----------------------------------------------------------------------------
+
+
+async def our_cycles(store: PostgresEventStore, streams: list[str], cycles: int) -> float:
+    started = time.perf_counter()
+    for i in range(cycles):
+        await execute(
+            store,
+            counter,
+            streams[i % len(streams)],
+            NOTE,
+            merchant_id="bench",
+            correlation_id=uuid.uuid4(),
+            causation_id=None,
+        )
+    return cycles / (time.perf_counter() - started)
+
+
+async def raw_commits(pool: asyncpg.Pool, cycles: int) -> float:
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS raw_commit (id bigserial PRIMARY KEY, note text NOT NULL)"
+        )
+        insert = await conn.prepare("INSERT INTO raw_commit (note) VALUES ($1)")
+        started = time.perf_counter()
+        for _ in range(cycles):
+            await insert.fetch(NOTE)
+        return cycles / (time.perf_counter() - started)
+
+
+class EventsourcingSide:
+    """The eventsourcing library's Application + Aggregate over its PostgreSQL recorder."""
+
+    def __init__(self, dsn_parts: dict[str, str], schema: str, aggregates: int) -> None:
+        from eventsourcing.application import Application
+        from eventsourcing.domain import Aggregate, event
+
+        class Counter(Aggregate):  # type: ignore[misc]
+            def __init__(self) -> None:
+                self.count = 0
+
+            @event("Incremented")  # type: ignore[misc]
+            def increment(self, note: str) -> None:
+                self.count += 1
+
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dsn_parts["database"],
+            "POSTGRES_HOST": dsn_parts["host"],
+            "POSTGRES_PORT": dsn_parts["port"],
+            "POSTGRES_USER": dsn_parts["user"],
+            "POSTGRES_PASSWORD": dsn_parts.get("password", ""),
+            "POSTGRES_SCHEMA": schema,
+            "CREATE_TABLE": "true",
+        }
+        self.app: Any = Application(env=env)
+        self.ids = []
+        for _ in range(aggregates):
+            aggregate = Counter()
+            self.app.save(aggregate)
+            self.ids.append(aggregate.id)
+
+    def cycles(self, cycles: int) -> float:
+        started = time.perf_counter()
+        for i in range(cycles):
+            aggregate = self.app.repository.get(self.ids[i % len(self.ids)])
+            aggregate.increment(note=NOTE)
+            self.app.save(aggregate)
+        return cycles / (time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.app.close()
+
+
+def dsn_parts(dsn: str) -> dict[str, str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(dsn)
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": str(parts.port or 5432),
+        "user": parts.username or "postgres",
+        "password": parts.password or "",
+        "database": parts.path.lstrip("/") or "postgres",
+    }
+
+
+async def figure_cycles(dsn: str, report: Report) -> None:
+    cycles = 300 if quick() else 1500
+    aggregates = 100
+    pool, schema = await fresh_schema(dsn, "cycles")
+    es_schema = f"bench_es_{uuid.uuid4().hex[:8]}"
+    async with pool.acquire() as conn:
+        await conn.execute(f'CREATE SCHEMA "{es_schema}"')
+    es = EventsourcingSide(dsn_parts(dsn), es_schema, aggregates)
+    store = PostgresEventStore(pool, bench_registry, topic_resolver=lambda _s: "bench.none")
+    streams = [f"bench-{i}" for i in range(aggregates)]
+    try:
+        await our_cycles(store, streams, cycles // 5)  # warm-up, all three sides
+        es.cycles(cycles // 5)
+        await raw_commits(pool, cycles // 5)
+        ours, theirs, raw = [], [], []
+        for _ in range(runs()):
+            ours.append(await our_cycles(store, streams, cycles))
+            theirs.append(es.cycles(cycles))
+            raw.append(await raw_commits(pool, cycles))
+        report.add(
+            Figure(
+                "load_decide_append_cycles",
+                median(ours),
+                "cycles/s",
+                {
+                    "eventsourcing": median([o / t for o, t in zip(ours, theirs, strict=True)]),
+                    "raw_commit": median([o / r for o, r in zip(ours, raw, strict=True)]),
+                },
+                ours,
+            )
+        )
+        report.add(Figure("eventsourcing_cycles", median(theirs), "cycles/s", samples=theirs))
+        report.add(Figure("raw_commit", median(raw), "commits/s", samples=raw))
+    finally:
+        es.close()
+        await pool.close()
+        await drop_schema(dsn, schema)
+        await drop_schema(dsn, es_schema)
+
+
+# --- figure 2 ----------------------------------------------------------------------------
+
+
+def batch(stream: str, size: int) -> list[Any]:
+    correlation = uuid.uuid4()
+    return [
+        new_envelope(
+            Incremented(note=NOTE),
+            stream_id=stream,
+            merchant_id="bench",
+            correlation_id=correlation,
+        )
+        for _ in range(size)
+    ]
+
+
+async def batched_append_rate(store: PostgresEventStore, batches: int, writers: int) -> float:
+    prepared = [batch(f"bench-b{uuid.uuid4().hex}", 100) for _ in range(batches)]
+    queue = iter(prepared)
+
+    async def writer() -> None:
+        for events in queue:
+            await store.append(events[0].stream_id, 0, events)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    return batches * 100 / (time.perf_counter() - started)
+
+
+async def figure_batched_append(dsn: str, report: Report) -> None:
+    batches = 100 if quick() else 400
+    pool, schema = await fresh_schema(dsn, "batch")
+    store = PostgresEventStore(pool, bench_registry, topic_resolver=lambda _s: "bench.none")
+    try:
+        await batched_append_rate(store, batches // 4, 4)
+        rates = [await batched_append_rate(store, batches, 4) for _ in range(runs())]
+        report.add(
+            Figure(
+                "batched_append_100",
+                median(rates),
+                "events/s",
+                samples=rates,
+                note="100-event batches, 4 concurrent writers, envelopes prebuilt",
+            )
+        )
+    finally:
+        await pool.close()
+        await drop_schema(dsn, schema)
+
+
+# --- figure 3 ----------------------------------------------------------------------------
+
+
+async def seed_events(pool: asyncpg.Pool, total: int) -> None:
+    """Write ``total`` events straight in SQL: seeding is not what is measured."""
+    per_tx = 50_000
+    for start in range(0, total, per_tx):
+        await pool.execute(
+            """
+            INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
+                                occurred_at, merchant_id, correlation_id, data)
+            SELECT 'bench-' || (g / 10), (g % 10) + 1, gen_random_uuid(), 'Incremented', 1,
+                   now(), 'bench', gen_random_uuid(), jsonb_build_object('note', $3::text)
+            FROM generate_series($1::bigint, $2::bigint - 1) AS g
+            """,
+            start,
+            min(total, start + per_tx),
+            NOTE,
+        )
+
+
+async def count_by_type(conn: asyncpg.Connection, page: Sequence[RecordedEvent]) -> None:
+    counts: dict[str, int] = {}
+    for recorded in page:
+        counts[recorded.envelope.event_type] = counts.get(recorded.envelope.event_type, 0) + 1
+    await conn.executemany(
+        "INSERT INTO bench_counts (event_type, n) VALUES ($1, $2) ON CONFLICT (event_type) "
+        "DO UPDATE SET n = bench_counts.n + excluded.n",
+        list(counts.items()),
+    )
+
+
+async def figure_catch_up(dsn: str, report: Report) -> None:
+    total = 100_000 if quick() else 1_000_000
+    pool, schema = await fresh_schema(dsn, "catchup")
+    store = PostgresEventStore(pool, bench_registry, topic_resolver=lambda _s: "bench.none")
+    try:
+        await seed_events(pool, total)
+        await pool.execute("CREATE TABLE bench_counts (event_type text PRIMARY KEY, n bigint)")
+        await pool.execute("VACUUM ANALYZE events")
+        rates = []
+        for run in range(runs() + 1):
+            projection = TrackingProjection(pool, store, f"counts-{run}", count_by_type, 5000)
+            await pool.execute("TRUNCATE bench_counts")
+            started = time.perf_counter()
+            applied = await projection.catch_up()
+            elapsed = time.perf_counter() - started
+            assert applied == total, f"caught up {applied} of {total}"
+            assert await pool.fetchval("SELECT n FROM bench_counts") == total
+            if run:  # the first run is the warm-up
+                rates.append(applied / elapsed)
+        report.add(
+            Figure(
+                "global_catch_up",
+                median(rates),
+                "events/s",
+                samples=rates,
+                note=f"{total} events, 5000 per page, tracking in the same commit",
+            )
+        )
+    finally:
+        await pool.close()
+        await drop_schema(dsn, schema)
+
+
+async def run_all(dsn: str, report: Report) -> None:
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    await figure_cycles(dsn, report)
+    await figure_batched_append(dsn, report)
+    await figure_catch_up(dsn, report)
