@@ -36,6 +36,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session_state(conn: asyncpg.Connection) -> None:
+    """Replaces asyncpg's reset-on-release query (RESET ALL, UNLISTEN, unlock...), which costs a
+    round trip per pooled query. asyncpg still rolls back any open transaction; our code sets no
+    session state on pooled connections (search_path comes from server_settings) and releases
+    its advisory locks explicitly."""
+
+
 async def create_pool(
     dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10, **kwargs: Any
 ) -> asyncpg.Pool:
@@ -53,6 +60,7 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_session_state,
         server_settings={"search_path": schema, "application_name": f"billing:{schema}"},
         **kwargs,
     )
