@@ -1,0 +1,1 @@
+"""PostgreSQL projection and mail log, Jinja rendering, SMTP delivery, Kafka consumption."""

@@ -1,0 +1,1 @@
+"""Event handlers: keep the projection current, queue the mail events call for, deliver it."""
