@@ -1,0 +1,428 @@
+"""Idempotent consumption: each message's effects commit once, together with its inbox row.
+
+Kafka delivers at least once: a relay republishes after a crash, a consumer that dies before
+committing its offset gets the same messages again. A handler therefore runs inside one
+PostgreSQL transaction that first claims ``(consumer, event_id)`` in the ``inbox`` table; a
+redelivered message finds its row and is skipped, so its database side effects happen once.
+
+For every message the runner reaches exactly one outcome before the offset is committed:
+
+* processed, or skipped as a duplicate;
+* dead-lettered: malformed (not JSON, unknown type, invalid data) at once, or after the
+  handler failed ``max_attempts`` times; the original bytes go to the topic's dead-letter
+  topic with headers saying why (see :mod:`billing_events.dead_letter`);
+* retried later: the database or the dead-letter topic is unreachable. Nothing is committed,
+  the consumer rewinds to the message and backs off, so an outage stalls consumption instead
+  of dead-lettering every message or skipping any.
+
+Commands travel in the same envelope as events, so the same runner consumes command topics
+with the command registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+import asyncpg
+import structlog
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from faststream.message import StreamMessage
+from faststream.middlewares import AckPolicy
+
+from billing_events.dead_letter import (
+    DeadLetterPublisher,
+    DeadLetterReason,
+    Delivery,
+    build_dead_letter,
+    error_type_name,
+)
+from billing_events.envelope import ContractError, Envelope, EventRegistry
+from billing_events.postgres import Migration, migrate
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Envelope, asyncpg.Connection], Awaitable[None]]
+"""Does the work for one envelope on the given connection, inside the inbox transaction."""
+
+INBOX_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "inbox",
+        1,
+        """
+        CREATE TABLE inbox (
+            consumer text NOT NULL,
+            message_id uuid NOT NULL,
+            processed_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (consumer, message_id)
+        )
+        """,
+    ),
+)
+
+
+async def migrate_inbox(pool: asyncpg.Pool) -> None:
+    """Create the inbox in the pool's schema; safe to run at every start, from many processes."""
+    await migrate(pool, INBOX_MIGRATIONS)
+
+
+async def claim(conn: asyncpg.Connection, consumer: str, message_id: uuid.UUID) -> bool:
+    """Record that ``consumer`` processed ``message_id``; False if it already had.
+
+    Must run in the transaction holding the side effects: the row commits with them or not at
+    all. A concurrent claim of the same id waits on the row lock until the first transaction
+    ends, then sees the conflict (first committed) or takes over (first rolled back).
+    """
+    if not conn.is_in_transaction():
+        raise RuntimeError("claim() outside a transaction would not protect the side effects")
+    inserted = await conn.fetchval(
+        "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        consumer,
+        message_id,
+    )
+    return inserted is True
+
+
+def without_connection(handler: Callable[[Envelope], Awaitable[None]]) -> Handler:
+    """Adapt a handler whose only effect is outside the database (an email, an HTTP call).
+
+    The inbox still stops a redelivered message from repeating the effect once the
+    transaction committed. A crash between the effect and the commit repeats it, so pass
+    ``envelope.event_id`` as idempotency key to the external system when it accepts one.
+    """
+
+    async def run(envelope: Envelope, _conn: asyncpg.Connection) -> None:
+        await handler(envelope)
+
+    return run
+
+
+def exponential_backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds to wait after the ``attempt``-th failure (1-based): base, 2 base, 4 base… cap."""
+    if attempt < 1:
+        raise ValueError("attempt is 1-based")
+    # The exponent is bounded so that a long outage cannot overflow the float.
+    return float(min(cap, base * 2 ** min(attempt - 1, 32)))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often one message's handler is tried before it is dead-lettered."""
+
+    max_attempts: int = 5
+    backoff: float = 0.05
+    max_backoff: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.backoff < 0 or self.max_backoff < 0:
+            raise ValueError("backoff must not be negative")
+
+    def should_retry(self, attempts_made: int) -> bool:
+        return attempts_made < self.max_attempts
+
+    def delay(self, attempts_made: int) -> float:
+        return exponential_backoff(attempts_made, self.backoff, self.max_backoff)
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+    RETRY_LATER = "retry_later"
+    """Nothing was recorded: the message must be delivered again (do not commit its offset)."""
+
+    @property
+    def settled(self) -> bool:
+        """Whether the offset may be committed past this message."""
+        return self is not Outcome.RETRY_LATER
+
+
+class InboxUnavailable(Exception):
+    """The inbox could not be read or written: a database problem, not the message's fault."""
+
+
+# Errors meaning the connection or the server went away. Raised inside a handler they are the
+# database's fault, not the message's, so they must not count towards dead-lettering.
+_CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+_Phase = Literal["inbox", "handler", "commit"]
+
+# A header of a malformed message goes into log lines: accept only a short, plain token.
+_PLAIN_TOKEN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _plain_token(value: str | None) -> str | None:
+    return value if value is not None and _PLAIN_TOKEN.match(value) else None
+
+
+class IdempotentConsumer:
+    """Runs ``handler`` once per envelope, in one transaction with the envelope's inbox row.
+
+    ``name`` identifies the handler in the inbox; keep it stable across deployments
+    (renaming it makes every redelivered message look new). Two consumers with different
+    names each process every message once.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        registry: EventRegistry,
+        name: str,
+        handler: Handler,
+        dead_letters: DeadLetterPublisher,
+        *,
+        max_attempts: int = 5,
+        retry_backoff: float = 0.05,
+        unavailable_backoff: float = 1.0,
+        max_unavailable_backoff: float = 30.0,
+    ) -> None:
+        if not name or len(name) > 200:
+            raise ValueError("a consumer name is 1 to 200 characters")
+        self.name = name
+        self.retry = RetryPolicy(max_attempts=max_attempts, backoff=retry_backoff)
+        self._pool = pool
+        self._registry = registry
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._unavailable_backoff = unavailable_backoff
+        self._max_unavailable_backoff = max_unavailable_backoff
+        self._stalls = 0  # consecutive RETRY_LATER outcomes, for the outage backoff
+
+    def attach(
+        self,
+        broker: KafkaBroker,
+        *topics: str,
+        group_id: str,
+        auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
+    ) -> DefaultSubscriber:
+        """Subscribe to ``topics`` in consumer group ``group_id``; call before the broker starts.
+
+        Offsets are committed by hand, only once a message has an outcome: a message is never
+        skipped, only possibly seen again. ``earliest`` lets a new group start from the
+        beginning of the topic rather than miss what was published before it joined. A shorter
+        session timeout moves a dead member's partitions sooner (Kafka accepts 6 s and up by
+        default); the heartbeat interval should stay under a third of it.
+        """
+        if not topics:
+            raise ValueError("attach() needs at least one topic")
+        subscriber = broker.subscriber(
+            *topics,
+            group_id=group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset=auto_offset_reset,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            parser=lenient_header_parser,
+            title=f"{self.name}:{','.join(topics)}",
+        )
+        subscriber(self.on_message)
+        return subscriber
+
+    async def on_message(self, message: KafkaMessage) -> None:
+        """FastStream handler: settle the message, then commit its offset or rewind to it."""
+        record = message.raw_message
+        if isinstance(record, tuple):  # attach() never subscribes in batch mode
+            raise TypeError("IdempotentConsumer handles one record at a time")
+        outcome = await self.handle(Delivery.from_record(record))
+        if outcome.settled:
+            self._stalls = 0
+            await _commit(message)
+            return
+        # Rewinding keeps this message first in line; the sleep keeps an outage from
+        # turning into a busy loop.
+        self._stalls += 1
+        await asyncio.sleep(
+            exponential_backoff(
+                self._stalls, self._unavailable_backoff, self._max_unavailable_backoff
+            )
+        )
+        await _rewind(message)
+
+    async def handle(self, delivery: Delivery) -> Outcome:
+        """Reach an outcome for one delivery. Never raises, except on cancellation."""
+        with structlog.contextvars.bound_contextvars(
+            consumer=self.name,
+            topic=delivery.topic,
+            partition=delivery.partition,
+            offset=delivery.offset,
+        ):
+            try:
+                return await self._handle(delivery)
+            except Exception:
+                # A bug here must not let the offset move past the message: keep it for later.
+                log.exception("consumer failed unexpectedly; message will be redelivered")
+                return Outcome.RETRY_LATER
+
+    async def _handle(self, delivery: Delivery) -> Outcome:
+        try:
+            envelope = self._registry.parse(delivery.value)
+        except ContractError as exc:
+            # The body cannot be trusted, but its producer may still have set the header.
+            with structlog.contextvars.bound_contextvars(
+                correlation_id=_plain_token(delivery.header("correlation_id"))
+            ):
+                return await self._dead_letter(
+                    delivery, exc, DeadLetterReason.MALFORMED, attempts=1
+                )
+        with structlog.contextvars.bound_contextvars(
+            correlation_id=str(envelope.correlation_id),
+            event_id=str(envelope.event_id),
+            event_type=envelope.event_type,
+        ):
+            return await self._process(envelope, delivery)
+
+    async def _process(self, envelope: Envelope, delivery: Delivery) -> Outcome:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                fresh = await self._run_once(envelope)
+            except InboxUnavailable as exc:
+                log.warning(
+                    "inbox unavailable; message will be redelivered",
+                    error=repr(exc.__cause__ or exc),
+                )
+                return Outcome.RETRY_LATER
+            except Exception as exc:
+                if not self.retry.should_retry(attempts):
+                    return await self._dead_letter(
+                        delivery, exc, DeadLetterReason.HANDLER_FAILED, attempts=attempts
+                    )
+                delay = self.retry.delay(attempts)
+                log.warning(
+                    "handler failed; retrying",
+                    attempt=attempts,
+                    retry_in=delay,
+                    error=repr(exc),
+                )
+                await asyncio.sleep(delay)
+                continue
+            if not fresh:
+                log.info("duplicate message skipped")
+                return Outcome.DUPLICATE
+            log.info("message processed", attempts=attempts)
+            return Outcome.PROCESSED
+
+    async def _run_once(self, envelope: Envelope) -> bool:
+        """One transaction: claim, run the handler, commit. False if already processed.
+
+        Raises InboxUnavailable when the failure is the database's (before the handler runs,
+        or a lost connection at any point); any other exception is the handler's.
+        """
+        phase: _Phase = "inbox"
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                if not await claim(conn, self.name, envelope.event_id):
+                    return False
+                phase = "handler"
+                await self._handler(envelope, conn)
+                phase = "commit"
+            return True
+        except Exception as exc:
+            if phase == "inbox" or isinstance(exc, _CONNECTION_LOST):
+                raise InboxUnavailable(f"database unavailable during {phase}") from exc
+            raise
+
+    async def _dead_letter(
+        self,
+        delivery: Delivery,
+        error: Exception,
+        reason: DeadLetterReason,
+        *,
+        attempts: int,
+    ) -> Outcome:
+        letter = build_dead_letter(
+            delivery, error=error, reason=reason, attempts=attempts, consumer=self.name
+        )
+        try:
+            await self._dead_letters.publish(letter)
+        except Exception as exc:
+            log.error(
+                "dead-letter publish failed; message will be redelivered",
+                dead_letter_topic=letter.topic,
+                error=repr(exc),
+            )
+            return Outcome.RETRY_LATER
+        log.error(
+            "message dead-lettered",
+            reason=reason.value,
+            attempts=attempts,
+            dead_letter_topic=letter.topic,
+            error_type=error_type_name(error),
+            error=str(error)[:500],
+        )
+        return Outcome.DEAD_LETTERED
+
+
+async def _commit(message: StreamMessage[Any]) -> None:
+    """Commit the consumed offsets; a failure only means the message may be seen again."""
+    try:
+        await message.ack()
+    except KafkaError as exc:
+        # Typically a rebalance: the partition's next owner resumes from the last committed
+        # offset and the inbox turns the redelivery into a duplicate.
+        log.warning("offset commit failed; message may be redelivered", error=repr(exc))
+
+
+async def _rewind(message: StreamMessage[Any]) -> None:
+    """Seek back to the message so that it is delivered again."""
+    try:
+        await message.nack()
+    except KafkaError as exc:
+        # The partition was revoked meanwhile; its next owner resumes from the last committed
+        # offset, which is before this message.
+        log.warning("rewind failed; the partition's next owner redelivers", error=repr(exc))
+
+
+def _is_utf8(value: bytes | None) -> bool:
+    if value is None:
+        return False
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def lenient_header_parser(
+    record: Any, original: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """FastStream's Kafka parser, tolerating header values that are null or not UTF-8.
+
+    FastStream decodes every header value as UTF-8 before our handler runs. A message with a
+    binary header would fail there, never be acknowledged nor dead-lettered, and be committed
+    past by the next message: lost. Parse a sanitised copy instead and keep the original
+    record, so that the dead letter carries the headers exactly as received.
+    """
+    if all(_is_utf8(value) for _, value in record.headers):
+        return await original(record)
+    sanitised = dataclasses.replace(
+        record,
+        headers=[
+            (name, (value or b"").decode("utf-8", errors="replace").encode())
+            for name, value in record.headers
+        ],
+    )
+    message = await original(sanitised)
+    message.raw_message = record
+    return message

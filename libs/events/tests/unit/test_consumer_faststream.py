@@ -1,0 +1,210 @@
+"""The FastStream wiring: what is acknowledged (offset committed) and what is rewound.
+
+FastStream's in-memory TestKafkaBroker drives the subscriber that ``attach`` registers; the
+real broker and database are exercised by the integration tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pytest
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.message import KafkaAckableMessage
+
+from billing_events import dead_letter as dl
+from billing_events.consumer import IdempotentConsumer, without_connection
+from billing_events.dead_letter import DeadLetter
+from billing_events.envelope import Envelope, EventData, EventRegistry, new_envelope
+
+TOPIC = "unit.pings"
+
+
+class Pinged(EventData):
+    event_type: ClassVar[str] = "Pinged"
+    n: int
+
+
+@dataclass
+class Acks:
+    acked: int = 0
+    nacked: int = 0
+
+
+@dataclass
+class FakeDeadLetters:
+    letters: list[DeadLetter] = field(default_factory=list)
+
+    async def publish(self, letter: DeadLetter) -> None:
+        self.letters.append(letter)
+
+
+@pytest.fixture
+def acks(monkeypatch: pytest.MonkeyPatch) -> Acks:
+    """Count commits and rewinds instead of performing them on a consumer."""
+    counts = Acks()
+
+    async def ack(self: KafkaAckableMessage) -> None:
+        counts.acked += 1
+
+    async def nack(self: KafkaAckableMessage) -> None:
+        counts.nacked += 1
+
+    monkeypatch.setattr(KafkaAckableMessage, "ack", ack)
+    monkeypatch.setattr(KafkaAckableMessage, "nack", nack)
+    return counts
+
+
+@dataclass
+class Wiring:
+    broker: KafkaBroker
+    handled: list[Envelope]
+    dead_letters: FakeDeadLetters
+    inbox_up: list[bool]
+
+
+class _Pool:
+    """Just enough of asyncpg.Pool for the runner; ``inbox_up[0]`` simulates an outage."""
+
+    def __init__(self, inbox_up: list[bool]) -> None:
+        self.inbox_up = inbox_up
+        self.claimed: set[uuid.UUID] = set()
+
+    def acquire(self) -> _Pool:
+        return self
+
+    def transaction(self) -> _Pool:
+        return self
+
+    async def __aenter__(self) -> _Pool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def is_in_transaction(self) -> bool:
+        return True
+
+    async def fetchval(self, sql: str, consumer: str, message_id: uuid.UUID) -> bool | None:
+        if not self.inbox_up[0]:
+            raise OSError("connection refused")
+        if message_id in self.claimed:
+            return None
+        self.claimed.add(message_id)
+        return True
+
+
+@pytest.fixture
+async def wiring(acks: Acks) -> AsyncIterator[Wiring]:
+    registry = EventRegistry()
+    registry.register(Pinged)
+    handled: list[Envelope] = []
+    dead_letters = FakeDeadLetters()
+    inbox_up = [True]
+
+    async def handle(env: Envelope) -> None:
+        handled.append(env)
+
+    broker = KafkaBroker("localhost:1")
+    consumer = IdempotentConsumer(
+        _Pool(inbox_up),
+        registry,
+        "unit",
+        without_connection(handle),
+        dead_letters,
+        unavailable_backoff=0,
+    )
+    consumer.attach(broker, TOPIC, group_id="unit-group")
+    async with TestKafkaBroker(broker) as test_broker:
+        yield Wiring(test_broker, handled, dead_letters, inbox_up)
+
+
+def ping() -> Envelope:
+    return new_envelope(
+        Pinged(n=1), stream_id="ping-1", merchant_id="m", correlation_id=uuid.uuid4()
+    )
+
+
+async def test_a_processed_message_is_acknowledged(wiring: Wiring, acks: Acks) -> None:
+    env = ping()
+
+    await wiring.broker.publish(env.to_json(), TOPIC, key=b"ping-1")
+
+    assert [e.event_id for e in wiring.handled] == [env.event_id]
+    assert (acks.acked, acks.nacked) == (1, 0)
+
+
+async def test_a_duplicate_is_acknowledged_without_running_the_handler(
+    wiring: Wiring, acks: Acks
+) -> None:
+    env = ping()
+
+    await wiring.broker.publish(env.to_json(), TOPIC)
+    await wiring.broker.publish(env.to_json(), TOPIC)
+
+    assert len(wiring.handled) == 1
+    assert (acks.acked, acks.nacked) == (2, 0)
+
+
+async def test_a_dead_lettered_message_is_acknowledged(wiring: Wiring, acks: Acks) -> None:
+    await wiring.broker.publish(b"{oops", TOPIC)
+
+    assert wiring.handled == []
+    assert len(wiring.dead_letters.letters) == 1
+    assert (acks.acked, acks.nacked) == (1, 0)
+
+
+async def test_an_outage_rewinds_instead_of_committing(wiring: Wiring, acks: Acks) -> None:
+    wiring.inbox_up[0] = False
+
+    await wiring.broker.publish(ping().to_json(), TOPIC)
+
+    assert wiring.handled == []
+    assert wiring.dead_letters.letters == []
+    assert (acks.acked, acks.nacked) == (0, 1)
+
+
+async def test_binary_headers_do_not_lose_the_message(wiring: Wiring, acks: Acks) -> None:
+    """FastStream alone would fail to decode the header before any handler runs."""
+    (subscriber,) = wiring.broker.subscribers
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        topic=TOPIC,
+        partition=2,
+        offset=41,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=b"not json",
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=8,
+        headers=[("trace", b"\xff\xfe"), ("nothing", None)],
+    )
+
+    await subscriber.process_message(record)
+
+    (letter,) = wiring.dead_letters.letters
+    assert ("trace", b"\xff\xfe") in letter.headers  # exactly as received
+    assert letter.header(dl.ORIGINAL_OFFSET) == "41"
+    assert (acks.acked, acks.nacked) == (1, 0)
+
+
+def test_attach_needs_a_topic() -> None:
+    consumer = IdempotentConsumer(
+        _Pool([True]),
+        EventRegistry(),
+        "unit",
+        without_connection(_noop),
+        FakeDeadLetters(),
+    )
+
+    with pytest.raises(ValueError):
+        consumer.attach(KafkaBroker("localhost:1"), group_id="g")
+
+
+async def _noop(_env: Envelope) -> None:
+    return None
