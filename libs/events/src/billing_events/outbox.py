@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -68,16 +69,20 @@ class RelayLag:
 
 
 @dataclass(frozen=True)
-class _Pending:
+class PendingMessage:
     position: Position
     topic: str
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
+    created_at: datetime
+
+
+OnPublished = Callable[[Sequence[PendingMessage], datetime], None]
 
 
 _FETCH_SQL = """
-SELECT transaction_id::text AS txid, position, topic, key, value, headers
+SELECT transaction_id::text AS txid, position, topic, key, value, headers, created_at
 FROM outbox
 WHERE (transaction_id, position) > ($1::text::xid8, $2)
   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -122,6 +127,7 @@ class OutboxRelay:
         idle_poll_interval: float = 0.02,
         prune_interval: float = 5.0,
         producer: AIOKafkaProducer | None = None,
+        on_published: OnPublished | None = None,
     ) -> None:
         self._pool = pool
         self._name = name
@@ -132,6 +138,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._active = False
         self._published = 0
+        self._on_published = on_published
 
     @property
     def active(self) -> bool:
@@ -202,28 +209,31 @@ class OutboxRelay:
         )
         return Position(int(row["txid"]), row["position"]) if row else Position.START
 
-    async def _fetch(self, after: Position) -> list[_Pending]:
+    async def _fetch(self, after: Position) -> list[PendingMessage]:
         rows = await self._pool.fetch(
             _FETCH_SQL, str(after.transaction_id), after.global_position, self._batch_size
         )
         return [
-            _Pending(
+            PendingMessage(
                 Position(int(r["txid"]), r["position"]),
                 r["topic"],
                 r["key"].encode() if r["key"] is not None else None,
                 r["value"],
                 [(k, v.encode()) for k, v in r["headers"].items()],
+                r["created_at"],
             )
             for r in rows
         ]
 
-    async def _publish(self, batch: list[_Pending]) -> None:
+    async def _publish(self, batch: list[PendingMessage]) -> None:
         # Sends are queued in order; aiokafka keeps one batch in flight per partition, so a
         # key's messages reach the broker in the order they were queued.
         futures = [
             await self._producer.send(m.topic, m.value, key=m.key, headers=m.headers) for m in batch
         ]
         await asyncio.gather(*futures)
+        if self._on_published is not None:
+            self._on_published(batch, datetime.now(UTC))
 
     async def _save_checkpoint(self, position: Position, count: int) -> None:
         await self._pool.execute(

@@ -61,7 +61,13 @@ async def create_pool(
         max_size=max_size,
         init=_init_connection,
         reset=_keep_session_state,
-        server_settings={"search_path": schema, "application_name": f"billing:{schema}"},
+        server_settings={
+            "search_path": schema,
+            "application_name": f"billing:{schema}",
+            # Readers of the global order wait for the oldest open transaction in the cluster
+            # (see store.py): a client stuck inside one must not stall every projection.
+            "idle_in_transaction_session_timeout": "60000",
+        },
         **kwargs,
     )
     assert pool is not None

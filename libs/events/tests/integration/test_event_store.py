@@ -7,6 +7,7 @@ import pytest
 
 from billing_events.postgres import create_pool, migrate
 from billing_events.store import MIGRATIONS, ConcurrencyConflict, Position, PostgresEventStore
+from devstack.fixtures import drop_schema
 
 from .conftest import noted
 
@@ -119,6 +120,4 @@ async def test_migrations_are_idempotent_and_safe_concurrently(
     finally:
         for p in pools:
             await p.close()
-        conn = await asyncpg.connect(postgres_url)
-        await conn.execute(f'DROP SCHEMA "{schema_name}" CASCADE')
-        await conn.close()
+        await drop_schema(postgres_url, schema_name)
