@@ -12,8 +12,9 @@ from pathlib import Path
 
 import asyncpg
 
-from benchmarks import bench_event_store
+from benchmarks import bench_event_store, bench_relay
 from benchmarks.harness import Report, machine_description
+from devstack.kafka import ensure_topics, resolve_kafka
 from devstack.postgres import resolve_postgres
 
 
@@ -41,6 +42,13 @@ async def main() -> None:
         await conn.close()
         if not only or "store" in only:
             await bench_event_store.run_all(postgres.url, report)
+        if not only or "relay" in only:
+            kafka = resolve_kafka(workdir)
+            try:
+                await ensure_topics(kafka.bootstrap_servers)
+                await bench_relay.run_all(postgres.url, kafka.bootstrap_servers, report)
+            finally:
+                kafka.stop()
     finally:
         postgres.stop()
     print_table(report)
