@@ -34,6 +34,23 @@ class ConcurrencyConflict(Exception):
         self.expected_version = expected_version
 
 
+class TransactionTooOld(Exception):
+    """The stream was appended to by a transaction younger than the caller's.
+
+    The global order follows transaction ids. A transaction that got its id (by writing
+    anything) before another one appended to this stream would sort its events before that
+    other transaction's, breaking the stream's order on Kafka. Nothing was written; roll back
+    and run the whole transaction again: the retry gets a newer id. Retrying inside the same
+    transaction cannot help.
+    """
+
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(
+            f"stream {stream_id!r} was appended to by a newer transaction; retry the transaction"
+        )
+        self.stream_id = stream_id
+
+
 class DuplicateEvent(Exception):
     """An event id that is already stored was appended again."""
 
@@ -108,10 +125,15 @@ _COLUMNS = (
     "merchant_id, correlation_id, causation_id, data"
 )
 
-# One statement, one round trip: check the version, insert the events, fill the outbox.
+# One statement, one round trip: check the version and that no younger transaction wrote the
+# stream (see TransactionTooOld), insert the events, fill the outbox.
 _APPEND_SQL = """
-WITH current AS (
-    SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1
+WITH last AS (
+    SELECT stream_version, transaction_id FROM events WHERE stream_id = $1
+    ORDER BY stream_version DESC LIMIT 1
+), current AS (
+    SELECT coalesce((SELECT stream_version FROM last), 0) AS version,
+           coalesce((SELECT transaction_id FROM last) <= pg_current_xact_id(), true) AS in_order
 ), appended AS (
     INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
                         occurred_at, merchant_id, correlation_id, causation_id, data)
@@ -121,7 +143,7 @@ WITH current AS (
                 $9::uuid[], $10::uuid[], $11::jsonb[])
          AS e(version, event_id, event_type, schema_version, occurred_at, merchant_id,
               correlation_id, causation_id, data)
-    WHERE (SELECT version FROM current) = $2
+    WHERE (SELECT version = $2 AND in_order FROM current)
     RETURNING stream_version
 ), published AS (
     INSERT INTO outbox (topic, key, value, headers)
@@ -130,7 +152,8 @@ WITH current AS (
     WHERE EXISTS (SELECT 1 FROM appended)
     ORDER BY o.n
 )
-SELECT count(*) FROM appended
+SELECT (SELECT count(*) FROM appended) AS appended, (SELECT version FROM current) AS version,
+       (SELECT in_order FROM current) AS in_order
 """
 
 TopicResolver = Callable[[str], str]
@@ -173,18 +196,21 @@ class PostgresEventStore:
         args = self._append_args(stream_id, expected_version, stored)
         try:
             if conn is None:
-                count = await self._pool.fetchval(_APPEND_SQL, *args)
+                result = await self._pool.fetchrow(_APPEND_SQL, *args)
             else:
                 # A savepoint keeps the caller's transaction usable after a conflict.
                 async with conn.transaction():
-                    count = await conn.fetchval(_APPEND_SQL, *args)
+                    result = await conn.fetchrow(_APPEND_SQL, *args)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_event_id":
                 raise DuplicateEvent(str(exc)) from exc
             raise ConcurrencyConflict(stream_id, expected_version) from exc
-        if count != len(stored):
-            raise ConcurrencyConflict(stream_id, expected_version)
-        return stored
+        assert result is not None
+        if result["appended"] == len(stored):
+            return stored
+        if result["version"] == expected_version and not result["in_order"]:
+            raise TransactionTooOld(stream_id)
+        raise ConcurrencyConflict(stream_id, expected_version)
 
     def _append_args(
         self, stream_id: str, expected_version: int, stored: Sequence[Envelope]

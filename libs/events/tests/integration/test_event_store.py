@@ -6,7 +6,13 @@ import asyncpg
 import pytest
 
 from billing_events.postgres import create_pool, migrate
-from billing_events.store import MIGRATIONS, ConcurrencyConflict, Position, PostgresEventStore
+from billing_events.store import (
+    MIGRATIONS,
+    ConcurrencyConflict,
+    Position,
+    PostgresEventStore,
+    TransactionTooOld,
+)
 from devstack.fixtures import drop_schema
 
 from .conftest import noted
@@ -121,3 +127,24 @@ async def test_migrations_are_idempotent_and_safe_concurrently(
         for p in pools:
             await p.close()
         await drop_schema(postgres_url, schema_name)
+
+
+async def test_a_transaction_older_than_the_streams_last_writer_must_retry(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool
+) -> None:
+    """Global order follows transaction ids: an older transaction appending after a younger
+    one would be published before it, out of stream order. It is refused, writes nothing,
+    and a fresh transaction succeeds."""
+    await store.append("test-order", 0, [noted(1)])
+    async with pg_pool.acquire() as older:
+        transaction = older.transaction()
+        await transaction.start()
+        await older.fetchval("SELECT pg_current_xact_id()")  # it writes first elsewhere
+        await store.append("test-order", 1, [noted(2)])  # a younger transaction commits
+        with pytest.raises(TransactionTooOld):
+            await store.append("test-order", 2, [noted(3)], conn=older)
+        await transaction.rollback()
+    await store.append("test-order", 2, [noted(3)])
+    recorded = await store.read_all()
+    ordered = [r.envelope.data.n for r in recorded if r.envelope.stream_id == "test-order"]
+    assert ordered == [1, 2, 3]  # type: ignore[comparison-overlap]
