@@ -1,0 +1,1 @@
+"""Invoicing's adapters: PostgreSQL, Kafka, the clock and the payment processor."""

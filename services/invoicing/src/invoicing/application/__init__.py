@@ -1,0 +1,1 @@
+"""Invoicing's use cases: react to subscription events, issue invoices, charge them."""
