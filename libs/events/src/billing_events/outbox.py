@@ -139,6 +139,7 @@ class OutboxRelay:
         self._active = False
         self._published = 0
         self._on_published = on_published
+        self._lock_key = f"outbox-relay:{name}"
 
     @property
     def active(self) -> bool:
@@ -157,6 +158,9 @@ class OutboxRelay:
         await self._producer.start()
         try:
             async with self._pool.acquire() as lock_conn:
+                # Advisory locks are per database; several services may share one database.
+                schema = await lock_conn.fetchval("SELECT current_schema()")
+                self._lock_key = f"outbox-relay:{schema}:{self._name}"
                 if not await self._wait_for_lock(lock_conn):
                     return
                 try:
@@ -169,10 +173,6 @@ class OutboxRelay:
                     )
         finally:
             await self._producer.stop()
-
-    @property
-    def _lock_key(self) -> str:
-        return f"outbox-relay:{self._name}"
 
     async def _wait_for_lock(self, conn: asyncpg.Connection) -> bool:
         while not self._stopping.is_set():

@@ -1,0 +1,1 @@
+"""PostgreSQL, Kafka and clock adapters behind the application's ports."""

@@ -1,0 +1,1 @@
+"""Command and event handlers: load streams, decide with the domain, append, answer."""
