@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    model_validator,
+)
 
 
 class ContractError(ValueError):
@@ -49,6 +57,22 @@ class Envelope(BaseModel):
     causation_id: uuid.UUID | None = None
     data: SerializeAsAny[EventData]
 
+    @model_validator(mode="after")
+    def _names_its_payload(self) -> Envelope:
+        # The headers and the body must agree: consumers route on event_type/schema_version
+        # before they look at data, so a mismatch would be read as the wrong event.
+        payload = type(self.data)
+        if (getattr(payload, "event_type", None), payload.schema_version) != (
+            self.event_type,
+            self.schema_version,
+        ):
+            raise ValueError(
+                f"envelope says {self.event_type} v{self.schema_version} but data is "
+                f"{payload.__name__} ({getattr(payload, 'event_type', '?')} "
+                f"v{payload.schema_version})"
+            )
+        return self
+
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
 
@@ -64,6 +88,22 @@ class Envelope(BaseModel):
 
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+# Every envelope field a message must carry. ``event_id`` and ``occurred_at`` have defaults for
+# building new envelopes, but a message read without them must be refused, not given a fresh
+# id (breaking idempotent consumption) or the time of reading. ``causation_id`` may be absent
+# (null): the first message of a conversation has no cause.
+REQUIRED_ENVELOPE_FIELDS: tuple[str, ...] = (
+    "event_id",
+    "event_type",
+    "schema_version",
+    "stream_id",
+    "stream_version",
+    "occurred_at",
+    "merchant_id",
+    "correlation_id",
+    "data",
+)
 
 
 class EventRegistry:
@@ -98,6 +138,19 @@ class EventRegistry:
     def models(self) -> Iterable[type[EventData]]:
         return (self._types[name] for name in sorted(self._types))
 
+    def missing_upcasters(self, event_type: str) -> list[int]:
+        """Older schema versions of ``event_type`` that could not be read: no upcaster from them.
+
+        Every version below the current one was published at some time, so every one of them
+        needs a step up; this lets a test prove it instead of finding out on a replay.
+        """
+        model = self.model_for(event_type)
+        return [
+            version
+            for version in range(1, model.schema_version)
+            if (event_type, version) not in self._upcasters
+        ]
+
     def upcast(self, event_type: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
         model = self.model_for(event_type)
         if version > model.schema_version:
@@ -109,7 +162,19 @@ class EventRegistry:
             step = self._upcasters.get((event_type, version))
             if step is None:
                 raise ContractError(f"no upcaster for {event_type} from version {version}")
-            data = step(data)
+            try:
+                data = step(data)
+            except Exception as exc:
+                # Old data that the upcaster cannot handle is a malformed message, not a crash.
+                raise ContractError(
+                    f"cannot upcast {event_type} data from version {version}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            if not isinstance(data, dict):
+                raise ContractError(
+                    f"upcaster of {event_type} from version {version} returned "
+                    f"{type(data).__name__}, not a dict"
+                )
             version += 1
         return data
 
@@ -123,14 +188,19 @@ class EventRegistry:
     def envelope_from_dict(self, raw: dict[str, Any]) -> Envelope:
         if not isinstance(raw, dict):
             raise ContractError("an event must be a JSON object")
-        try:
-            event_type = raw["event_type"]
-            version = int(raw["schema_version"])
-            data = raw["data"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ContractError(f"envelope field missing or invalid: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(event_type, str):
-            raise ContractError("envelope 'data' must be an object, 'event_type' a string")
+        missing = [name for name in REQUIRED_ENVELOPE_FIELDS if name not in raw]
+        if missing:
+            raise ContractError(f"envelope field(s) missing: {', '.join(missing)}")
+        event_type, version, data = raw["event_type"], raw["schema_version"], raw["data"]
+        if not isinstance(event_type, str):
+            raise ContractError("envelope 'event_type' must be a string")
+        # bool is an int in Python; ``true`` is not a version.
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ContractError(
+                f"envelope 'schema_version' must be an integer >= 1, not {version!r}"
+            )
+        if not isinstance(data, dict):
+            raise ContractError("envelope 'data' must be an object")
         model = self.model_for(event_type)
         payload = self.load_data(event_type, version, data)
         try:

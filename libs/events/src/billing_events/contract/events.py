@@ -117,9 +117,11 @@ class SubscriptionActivationFailed(EventData):
 
 @event
 class SubscriptionRenewed(EventData):
+    """A new period began; invoicing bills it (the invoice refers to this subscription and
+    period, so the subscription does not need to know the invoice's id)."""
+
     event_type: ClassVar[str] = "SubscriptionRenewed"
     subscription_id: Identifier
-    invoice_id: Identifier
     current_period_start: AwareDatetime
     current_period_end: AwareDatetime
 
