@@ -7,6 +7,7 @@ both sides of a pair.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -16,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import asyncpg
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -45,11 +48,17 @@ class Figure:
 @dataclass
 class Report:
     figures: list[Figure] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
         print(figure.line(), flush=True)
         return figure
+
+    def fail(self, section: str, reason: str) -> None:
+        """A group of figures could not be measured; said in the output, never hidden."""
+        self.failures[section] = reason
+        print(f"BENCH_FAILED {section} {reason}", flush=True)
 
     def write(self, machine: dict[str, str]) -> None:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +67,7 @@ class Report:
             "quick": quick(),
             "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "figures": [asdict(f) for f in self.figures],
+            "failures": self.failures,
         }
         RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
 
@@ -91,6 +101,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def event_loop() -> str:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return "none"
+    return f"{type(loop).__module__}.{type(loop).__name__}"
+
+
 def machine_description(postgres_version: str) -> dict[str, str]:
     try:
         commit = subprocess.run(
@@ -105,4 +123,36 @@ def machine_description(postgres_version: str) -> dict[str, str]:
         "postgresql": postgres_version,
         "platform": platform.platform(),
         "commit": commit,
+        "event_loop": event_loop(),
     }
+
+
+async def wait_until_visible(pool: asyncpg.Pool, table: str, timeout: float = 120.0) -> None:
+    """Wait until every row of ``table`` is visible to global-order readers.
+
+    Readers only see transactions older than the oldest one still running in the cluster
+    (see billing_events.store). On a shared server another client's open transaction holds
+    that horizon back; measuring then would time a wait, not our code, so wait for it
+    (bounded) and name the culprit if it does not move.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        visible = await pool.fetchval(
+            f"SELECT coalesce(max(transaction_id) < pg_snapshot_xmin(pg_current_snapshot()), "
+            f"true) FROM {table}"
+        )
+        if visible:
+            return
+        if time.monotonic() > deadline:
+            oldest = await pool.fetchrow(
+                "SELECT pid, application_name, state, now() - xact_start AS age, "
+                "left(query, 120) AS query FROM pg_stat_activity "
+                "WHERE (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) "
+                "AND pid <> pg_backend_pid() "
+                "ORDER BY xact_start NULLS LAST LIMIT 1"
+            )
+            raise TimeoutError(
+                f"rows of {table} stayed invisible to global-order readers for {timeout:.0f}s: "
+                f"an older transaction is still open ({dict(oldest) if oldest else 'unknown'})"
+            )
+        await asyncio.sleep(0.2)

@@ -30,7 +30,7 @@ DEAD_LETTER_MESSAGE = "DeadLetter"
 
 # Stream categories whose topic carries each event type. CommandRejected goes to the topic of
 # the command's target stream, so it appears wherever commands are addressed.
-_COMMAND_TARGETS = ("plan", "customer", "subscription", "invoice")
+_COMMAND_TARGETS = ("plan", "customer", "subscription", "invoice", "clock")
 EVENT_CATEGORIES: Mapping[str, tuple[str, ...]] = {
     "MerchantRegistered": ("merchant",),
     "PlanCreated": ("plan",),
@@ -55,6 +55,7 @@ EVENT_CATEGORIES: Mapping[str, tuple[str, ...]] = {
     "ChargeFailed": ("invoice",),
     "InvoicePaid": ("invoice",),
     "InvoiceMarkedUncollectible": ("invoice",),
+    "TestClockAdvanced": ("clock",),
     "CommandRejected": _COMMAND_TARGETS,
 }
 
@@ -65,6 +66,8 @@ COMMAND_TOPICS: Mapping[str, topics.Topic] = {
     "AttachPaymentMethod": topics.SUBSCRIPTIONS_COMMANDS,
     "CreateSubscription": topics.SUBSCRIPTIONS_COMMANDS,
     "CancelSubscription": topics.SUBSCRIPTIONS_COMMANDS,
+    "UpdateSubscriptionPaymentMethod": topics.SUBSCRIPTIONS_COMMANDS,
+    "AdvanceTestClock": topics.SUBSCRIPTIONS_COMMANDS,
 }
 
 _COMMAND_TOPIC_OWNERS: Mapping[str, str] = {

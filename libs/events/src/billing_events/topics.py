@@ -20,6 +20,8 @@ PLANS = Topic("billing.plans.events", 3)
 CUSTOMERS = Topic("billing.customers.events")
 SUBSCRIPTIONS = Topic("billing.subscriptions.events")
 INVOICES = Topic("billing.invoices.events")
+# Per-merchant test clocks (development and tests): few events, a few partitions are plenty.
+CLOCKS = Topic("billing.clocks.events", 3)
 
 SUBSCRIPTIONS_COMMANDS = Topic("billing.subscriptions.commands")
 INVOICING_COMMANDS = Topic("billing.invoicing.commands")
@@ -30,6 +32,7 @@ EVENT_TOPICS: dict[str, Topic] = {
     "customer": CUSTOMERS,
     "subscription": SUBSCRIPTIONS,
     "invoice": INVOICES,
+    "clock": CLOCKS,
 }
 
 DEAD_LETTER_SUFFIX = ".dlq"

@@ -3,7 +3,8 @@
 ``install(service, settings)`` registers everything on a ``servicekit.Service`` (which owns
 the pool, the broker, migrations at start, health and the ordered start/stop)::
 
-    postgres + migrations (event store, outbox, inbox, invoice numbers, pending charges)
+    postgres + migrations (event store, outbox, inbox, invoice numbers, pending charges,
+                           subscription terms)
       -> dead-letter producer -> subscription-events consumer attached -> outbox relay
       -> stalled-charge recovery -> kafka consumers start (servicekit, last)
 
@@ -33,10 +34,12 @@ from invoicing.adapters.postgres import (
     PoolTransactions,
     PostgresInvoiceNumbers,
     PostgresPendingCharges,
+    PostgresSubscriptionTerms,
 )
 from invoicing.adapters.processor import configured_processor
 from invoicing.application.charging import InvoiceCharger
 from invoicing.application.invoices import InvoiceStore
+from invoicing.application.issuing import InvoiceIssuer
 from invoicing.application.ports import Clock
 from invoicing.application.recovery import StalledChargeRecovery
 from invoicing.application.subscription_events import SubscriptionEventHandler
@@ -80,12 +83,12 @@ class _Parts:
         transactions = PoolTransactions(pool)
         pending = PostgresPendingCharges(pool)
         charger = InvoiceCharger(invoices, transactions, pending, processor, clock)
+        issuer = InvoiceIssuer(invoices, transactions, PostgresInvoiceNumbers(), pending, clock)
         return cls(
             handler=SubscriptionEventHandler(
-                invoices=invoices,
                 transactions=transactions,
-                numbers=PostgresInvoiceNumbers(),
-                pending=pending,
+                terms=PostgresSubscriptionTerms(),
+                issuer=issuer,
                 charger=charger,
                 clock=clock,
             ),

@@ -12,8 +12,9 @@ from billing_events.envelope import Envelope
 from invoicing.adapters.postgres import PoolTransactions, PostgresPendingCharges
 from invoicing.application.charging import InvoiceCharger
 from invoicing.application.invoices import InvoiceStore, invoice_stream
+from invoicing.application.issuing import RECOVERY_GRACE
 from invoicing.application.recovery import RETRY_DELAY, StalledChargeRecovery
-from invoicing.application.subscription_events import RECOVERY_GRACE, SubscriptionEventHandler
+from invoicing.application.subscription_events import SubscriptionEventHandler
 from invoicing.domain.subscription_billing import first_invoice_id
 from payments import ChargeResult
 

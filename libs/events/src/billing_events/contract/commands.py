@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import EmailStr, Field
+from pydantic import AwareDatetime, EmailStr, Field
 
 from billing_events.contract.common import (
     CardSummary,
@@ -77,3 +77,22 @@ class CancelSubscription(EventData):
     at_period_end: bool = False
     reason: CancellationReason | None = None
     comment: str | None = Field(default=None, max_length=2000)
+
+
+@command
+class UpdateSubscriptionPaymentMethod(EventData):
+    """Charge the subscription from now on to another card already attached to its customer."""
+
+    event_type: ClassVar[str] = "UpdateSubscriptionPaymentMethod"
+    subscription_id: Identifier
+    payment_method_id: Identifier
+
+
+@command
+class AdvanceTestClock(EventData):
+    """Move a merchant's test clock forward to ``advance_to`` (target stream
+    ``clock-<merchant_id>``); development and tests only. Never backwards."""
+
+    event_type: ClassVar[str] = "AdvanceTestClock"
+    merchant_id: Identifier
+    advance_to: AwareDatetime

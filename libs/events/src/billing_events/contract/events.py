@@ -298,6 +298,26 @@ class InvoiceMarkedUncollectible(EventData):
     subscription_id: Identifier | None = None
 
 
+# --- test clocks ----------------------------------------------------------------------
+
+
+@event
+class TestClockAdvanced(EventData):
+    """A merchant's test clock now reads ``frozen_time`` (stream ``clock-<merchant_id>``).
+
+    From the first of these on, the merchant's time is the latest ``frozen_time`` instead of
+    the wall clock: renewals, expiries and dunning retries of its subscriptions fall due
+    against it, and the events they cause carry it as ``occurred_at``.
+    """
+
+    # Not a pytest test class, whatever its name says.
+    __test__: ClassVar[bool] = False
+
+    event_type: ClassVar[str] = "TestClockAdvanced"
+    merchant_id: Identifier
+    frozen_time: AwareDatetime
+
+
 # --- command outcomes -----------------------------------------------------------------
 
 

@@ -9,11 +9,15 @@ same job record it once.
 
 The outcome is appended in a transaction of its own, which also removes the invoice from the
 pending charges: after that commit nobody charges it again.
+
+Times: the outcome is dated with the cause's :meth:`~Context.effect_time`, so with a
+merchant's test clock ahead of the wall clock an invoice is never paid before it was issued.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 import structlog
@@ -51,13 +55,22 @@ class InvoiceCharger:
     processor: PaymentProcessor
     clock: Clock
 
+    async def settle_pending(self, invoice: Invoice) -> Invoice:
+        """Settle the first charge of a just issued ``invoice`` with the card and context
+        recorded when it was issued; returns the new state (unchanged when nothing is pending:
+        its outcome was recorded already)."""
+        pending = await self.pending.find(invoice.invoice_id)
+        if pending is None:
+            return invoice
+        return await self.settle_first_charge(invoice, pending.payment_method, pending.context)
+
     async def settle_first_charge(
         self, invoice: Invoice, card: CardSummary, context: Context
     ) -> Invoice:
         """Charge ``invoice`` once unless its outcome is recorded; returns the new state.
 
-        A failed first charge is final here (the subscription does not start); retrying a
-        failed charge is dunning's job.
+        A failed first charge is final here: a first invoice's subscription does not start, a
+        renewal's goes to dunning, whose job retrying a failed charge is.
         """
         free = invoice.status is Status.OPEN and invoice.amount_due == 0
         if not (free or invoice.awaiting_first_charge):
@@ -65,8 +78,10 @@ class InvoiceCharger:
             await self._forget(invoice.invoice_id)
             return invoice
         if free:
-            return await self._record(invoice, MarkPaidWithoutCharge(paid_at=self.clock()), context)
+            at = context.effect_time(self.clock())
+            return await self._record(invoice, MarkPaidWithoutCharge(paid_at=at), context, at)
         result = await self._charge(invoice, card)
+        at = context.effect_time(self.clock())
         command: _Settlement
         if result.succeeded:
             command = RecordChargeSucceeded(
@@ -74,7 +89,7 @@ class InvoiceCharger:
                 amount=invoice.amount_due,
                 currency=invoice.currency,
                 payment_method=card,
-                paid_at=self.clock(),
+                paid_at=at,
             )
         else:
             command = RecordChargeFailed(
@@ -85,7 +100,7 @@ class InvoiceCharger:
                 decline_code=result.decline_code or "card_declined",
                 message=result.message or "The card was declined.",
             )
-        settled = await self._record(invoice, command, context)
+        settled = await self._record(invoice, command, context, at)
         log.info(
             "invoice charged",
             number=invoice.number,
@@ -112,9 +127,11 @@ class InvoiceCharger:
             # to the customer is a declined payment like any other.
             return ChargeResult.declined(REFUSED_CHARGE_PREFIX + key, refused.code, refused.message)
 
-    async def _record(self, invoice: Invoice, command: _Settlement, context: Context) -> Invoice:
+    async def _record(
+        self, invoice: Invoice, command: _Settlement, context: Context, at: datetime
+    ) -> Invoice:
         async with self.transactions.transaction() as tx:
-            await self.invoices.execute(invoice.invoice_id, command, context, self.clock(), tx)
+            await self.invoices.execute(invoice.invoice_id, command, context, at, tx)
             await self.pending.remove(tx, invoice.invoice_id)
             loaded = await self.invoices.load(invoice.invoice_id, tx)
         return loaded.state

@@ -26,15 +26,34 @@ def invoice_stream(invoice_id: str) -> str:
 
 @dataclass(frozen=True)
 class Context:
-    """Where a change comes from; copied onto every event it produces."""
+    """Where a change comes from; copied onto every event it produces.
+
+    ``caused_at`` is when the cause happened in its merchant's time. A merchant's test clock
+    can run ahead of the wall clock (renewals a month from now, on demand), and what such an
+    event causes must not be dated before it: see :meth:`effect_time`.
+    """
 
     merchant_id: str
     correlation_id: uuid.UUID
     causation_id: uuid.UUID
+    caused_at: datetime | None = None
 
     @classmethod
     def caused_by(cls, trigger: Envelope) -> Context:
-        return cls(trigger.merchant_id, trigger.correlation_id, trigger.event_id)
+        return cls(
+            trigger.merchant_id, trigger.correlation_id, trigger.event_id, trigger.occurred_at
+        )
+
+    def effect_time(self, now: datetime) -> datetime:
+        """When an effect of this cause happens: ``now``, unless the cause is dated later.
+
+        Without a test clock the cause is in the past and this is simply ``now``; with one
+        ahead of the wall clock, effects take the cause's time, so the merchant's invoices,
+        charges and payments read in the order they happened.
+        """
+        if self.caused_at is None or now >= self.caused_at:
+            return now
+        return self.caused_at
 
     def envelopes(
         self, stream_id: str, events: list[EventData], occurred_at: datetime

@@ -16,6 +16,7 @@ import asyncpg
 
 from billing_events.contract.common import CardSummary
 from invoicing.application.invoices import Context
+from invoicing.domain.billing_terms import SubscriptionTerms
 
 Clock = Callable[[], datetime]
 """The current time, timezone-aware."""
@@ -56,6 +57,31 @@ class PendingCharges(Protocol):
 
     async def remove(self, conn: asyncpg.Connection, invoice_id: str) -> None: ...
 
+    async def find(self, invoice_id: str) -> PendingCharge | None: ...
+
     async def due(self, now: datetime, limit: int) -> list[PendingCharge]: ...
 
     async def postpone(self, invoice_id: str, until: datetime) -> None: ...
+
+
+TermsChange = Callable[[SubscriptionTerms], SubscriptionTerms]
+
+
+class SubscriptionTermsRepository(Protocol):
+    """Invoicing's copy of each subscription's customer, plan and card (see
+    :mod:`invoicing.domain.billing_terms`), per merchant."""
+
+    async def change(
+        self,
+        conn: asyncpg.Connection,
+        merchant_id: str,
+        subscription_id: str,
+        change: TermsChange,
+    ) -> SubscriptionTerms:
+        """Apply ``change`` to the subscription's terms (empty ones if none yet) and keep the
+        result; concurrent changes of one subscription run one after the other."""
+        ...
+
+    async def find(
+        self, conn: asyncpg.Connection, merchant_id: str, subscription_id: str
+    ) -> SubscriptionTerms | None: ...

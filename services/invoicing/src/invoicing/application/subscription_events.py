@@ -1,54 +1,80 @@
-"""Reacts to ``billing.subscriptions.events``: a new subscription gets its first invoice, charged.
+"""Reacts to ``billing.subscriptions.events``: invoices for a subscription's periods, charged.
 
-The charge is a side effect outside the database, so the work is split in steps, each safe to
+* ``SubscriptionCreated``: the first invoice (reason ``subscription_create``), for the plan's
+  first period;
+* ``SubscriptionRenewed``: a cycle invoice (reason ``subscription_cycle``) for the period that
+  began, issued at the renewal's time (the merchant's clock), charged to the subscription's
+  current card at its current plan's price;
+* ``SubscriptionCreated``, ``PaymentMethodUpdated`` and ``PlanChanged`` also update invoicing's
+  copy of the subscription's terms (customer, plan, card), which renewals are billed with.
+
+The charge is a side effect outside the database, so billing is split in steps, each safe to
 repeat:
 
-1. issue: one transaction allocates the invoice number, appends ``InvoiceIssued`` to the
-   invoice's stream and records the invoice as a pending charge, then commits. The invoice id
-   is derived from the subscription, so a redelivered ``SubscriptionCreated`` finds the
+1. terms (when the event changes them): one transaction, guarded by the subscription stream
+   version, so a repeated or late event never overwrites a newer one;
+2. issue (:mod:`invoicing.application.issuing`): number, ``InvoiceIssued`` and the pending
+   charge in one transaction. The invoice id says what it bills, so a redelivery finds the
    invoice issued and skips this step;
-2. charge and record (:mod:`invoicing.application.charging`): through the processor with an
-   idempotency key that a retry repeats, then ``ChargeSucceeded`` + ``InvoicePaid`` or
-   ``ChargeFailed`` in a transaction that also clears the pending charge.
+3. charge and record (:mod:`invoicing.application.charging`): with the card recorded at issue,
+   through the processor with an idempotency key that a retry repeats, then ``ChargeSucceeded``
+   + ``InvoicePaid`` or ``ChargeFailed`` in a transaction that also clears the pending charge.
 
 Steps commit in transactions of their own, not in the consumer's inbox transaction: the inbox
 transaction started first, and the event store orders the outbox by transaction, so events
-written in it would be published before the ``InvoiceIssued`` committed in between. The inbox
-still turns an ordinary redelivery into a skip; a redelivery after a crash runs the steps
-again and each finds its work done or finishes it. A delivery that never comes back (it was
-dead-lettered) leaves its pending charge to :mod:`invoicing.application.recovery`.
+written in it would be published before the ``InvoiceIssued`` committed in between; and the
+terms of a new subscription must stay recorded even when its first charge keeps failing. The
+inbox still turns an ordinary redelivery into a skip; a redelivery after a crash runs the
+steps again and each finds its work done or finishes it. A delivery that never comes back (it
+was dead-lettered) leaves its pending charge to :mod:`invoicing.application.recovery`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Final
 
 import asyncpg
 import structlog
 
-from billing_events.contract.events import SubscriptionCreated
-from billing_events.envelope import Envelope
-from billing_events.store import ConcurrencyConflict
-from invoicing.application.charging import InvoiceCharger
-from invoicing.application.invoices import Context, InvoiceStore
-from invoicing.application.ports import (
-    Clock,
-    InvoiceNumbers,
-    PendingCharge,
-    PendingCharges,
-    Transactions,
+from billing_events.contract.events import (
+    SubscriptionCreated,
+    SubscriptionRenewed,
 )
-from invoicing.domain.identity import invoice_number
-from invoicing.domain.invoice import Invoice, Status, decide, fold
-from invoicing.domain.subscription_billing import first_invoice, first_invoice_id
+from billing_events.envelope import Envelope
+from invoicing.application.charging import InvoiceCharger
+from invoicing.application.invoices import Context
+from invoicing.application.issuing import InvoiceIssuer
+from invoicing.application.ports import Clock, SubscriptionTermsRepository, Transactions
+from invoicing.domain.billing_terms import (
+    BillableTerms,
+    SubscriptionTerms,
+    TermsEvent,
+    observe,
+)
+from invoicing.domain.invoice import Invoice, IssueInvoice
+from invoicing.domain.subscription_billing import (
+    cycle_invoice,
+    cycle_invoice_id,
+    first_invoice,
+    first_invoice_id,
+)
 
 log = structlog.stdlib.get_logger(__name__)
 
-ISSUE_ATTEMPTS: Final = 5
-# How long the worker that issued an invoice has to charge it before recovery may take over.
-RECOVERY_GRACE: Final = timedelta(minutes=2)
+
+class UnknownSubscription(LookupError):
+    """A renewal of a subscription whose creation invoicing never saw: there is no plan or
+    card to bill. Nothing is written; the message is retried, then dead-lettered with this
+    error, and can be replayed once the subscription's history has been."""
+
+    def __init__(self, merchant_id: str, subscription_id: str) -> None:
+        super().__init__(
+            f"cannot bill the renewal of subscription {subscription_id} (merchant "
+            f"{merchant_id}): its SubscriptionCreated has not been seen, so its plan and "
+            "payment method are unknown"
+        )
+        self.merchant_id = merchant_id
+        self.subscription_id = subscription_id
 
 
 @dataclass(frozen=True)
@@ -59,16 +85,27 @@ class SubscriptionEventHandler:
     own (see the module docstring) and only ignores ``conn``.
     """
 
-    invoices: InvoiceStore
     transactions: Transactions
-    numbers: InvoiceNumbers
-    pending: PendingCharges
+    terms: SubscriptionTermsRepository
+    issuer: InvoiceIssuer
     charger: InvoiceCharger
     clock: Clock
 
     async def __call__(self, envelope: Envelope, conn: asyncpg.Connection) -> None:
-        if isinstance(envelope.data, SubscriptionCreated):
-            await self.bill_first_period(envelope, envelope.data)
+        event = envelope.data
+        if isinstance(event, TermsEvent):
+            await self.remember_terms(envelope, event)
+        if isinstance(event, SubscriptionCreated):
+            await self.bill_first_period(envelope, event)
+        elif isinstance(event, SubscriptionRenewed):
+            await self.bill_renewal(envelope, event)
+
+    async def remember_terms(self, envelope: Envelope, event: TermsEvent) -> None:
+        def change(terms: SubscriptionTerms) -> SubscriptionTerms:
+            return observe(terms, event, envelope.stream_version)
+
+        async with self.transactions.transaction() as tx:
+            await self.terms.change(tx, envelope.merchant_id, event.subscription_id, change)
 
     async def bill_first_period(self, envelope: Envelope, created: SubscriptionCreated) -> Invoice:
         """Issue, charge and settle the subscription's first invoice; returns its final state."""
@@ -77,48 +114,49 @@ class SubscriptionEventHandler:
         with structlog.contextvars.bound_contextvars(
             invoice_id=invoice_id, subscription_id=created.subscription_id
         ):
-            invoice = await self._issue(invoice_id, envelope, created, context)
-            return await self.charger.settle_first_charge(invoice, created.payment_method, context)
+            issued_at = context.effect_time(self.clock())
 
-    async def _issue(
-        self,
-        invoice_id: str,
-        envelope: Envelope,
-        created: SubscriptionCreated,
-        context: Context,
-    ) -> Invoice:
-        for attempt in range(1, ISSUE_ATTEMPTS + 1):
-            try:
-                async with self.transactions.transaction() as tx:
-                    loaded = await self.invoices.load(invoice_id, tx)
-                    if loaded.state.status is not Status.NOT_ISSUED:
-                        return loaded.state
-                    sequence = await self.numbers.next_sequence(tx, envelope.merchant_id)
-                    now = self.clock()
-                    command = first_invoice(
-                        created,
-                        merchant_id=envelope.merchant_id,
-                        created_at=envelope.occurred_at,
-                        number=invoice_number(envelope.merchant_id, sequence),
-                        issued_at=now,
-                    )
-                    events = decide(command, loaded.state)
-                    await self.invoices.append(invoice_id, loaded.version, events, context, now, tx)
-                    pending = PendingCharge(
-                        invoice_id, created.payment_method, context, now + RECOVERY_GRACE
-                    )
-                    await self.pending.add(tx, pending)
-                    invoice = fold(events, loaded.state)
-            except ConcurrencyConflict:
-                # Another worker issued it meanwhile; our number went back with the rollback.
-                if attempt == ISSUE_ATTEMPTS:
-                    raise
-                continue
-            log.info(
-                "invoice issued",
-                number=invoice.number,
-                amount_due=invoice.amount_due,
-                currency=invoice.currency,
-            )
-            return invoice
-        raise AssertionError("unreachable")
+            def draft(number: str) -> IssueInvoice:
+                return first_invoice(
+                    created,
+                    merchant_id=envelope.merchant_id,
+                    created_at=envelope.occurred_at,
+                    number=number,
+                    issued_at=issued_at,
+                )
+
+            invoice = await self.issuer.issue(invoice_id, draft, created.payment_method, context)
+            return await self.charger.settle_pending(invoice)
+
+    async def bill_renewal(self, envelope: Envelope, renewed: SubscriptionRenewed) -> Invoice:
+        """Issue, charge and settle the invoice of the period ``renewed`` began; returns its
+        final state. Raises :class:`UnknownSubscription` when there are no terms to bill."""
+        context = Context.caused_by(envelope)
+        invoice_id = cycle_invoice_id(
+            envelope.merchant_id, renewed.subscription_id, renewed.current_period_start
+        )
+        with structlog.contextvars.bound_contextvars(
+            invoice_id=invoice_id, subscription_id=renewed.subscription_id
+        ):
+            terms = await self._billable_terms(envelope.merchant_id, renewed.subscription_id)
+
+            def draft(number: str) -> IssueInvoice:
+                return cycle_invoice(
+                    renewed,
+                    terms,
+                    merchant_id=envelope.merchant_id,
+                    number=number,
+                    # The renewal's own time: the merchant's clock, test clock included.
+                    issued_at=envelope.occurred_at,
+                )
+
+            invoice = await self.issuer.issue(invoice_id, draft, terms.payment_method, context)
+            return await self.charger.settle_pending(invoice)
+
+    async def _billable_terms(self, merchant_id: str, subscription_id: str) -> BillableTerms:
+        async with self.transactions.transaction() as tx:
+            terms = await self.terms.find(tx, merchant_id, subscription_id)
+        billable = terms.billable() if terms is not None else None
+        if billable is None:
+            raise UnknownSubscription(merchant_id, subscription_id)
+        return billable

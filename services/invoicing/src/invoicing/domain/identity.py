@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 INVOICE_ID_PREFIX = "in_"
 NUMBER_PREFIX_LENGTH = 8
@@ -37,7 +37,11 @@ def invoice_id_for(
     """The one invoice id for this subscription, reason (and period)."""
     parts = [merchant_id, subscription_id, reason]
     if period_start is not None:
-        parts.append(period_start.isoformat())
+        if period_start.tzinfo is None:
+            raise ValueError("a period start must be timezone-aware")
+        # One instant, one id: the same start written with another UTC offset (a producer
+        # that serialises in local time) must not name a second invoice.
+        parts.append(period_start.astimezone(UTC).isoformat())
     # A separator that cannot occur in the ids keeps ("a|b", "c") and ("a", "b|c") apart.
     return INVOICE_ID_PREFIX + _digest32("\x1f".join(parts), 26).lower()
 

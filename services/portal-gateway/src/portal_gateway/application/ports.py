@@ -23,6 +23,8 @@ class Merchant:
     logo_url: str | None = None
     brand_color: str | None = None
     support_email: str | None = None
+    # When a portal cancellation takes effect: "at_period_end" or "immediately".
+    cancel_mode: str = "at_period_end"
 
 
 @dataclass(frozen=True)

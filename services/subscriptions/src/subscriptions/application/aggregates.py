@@ -1,15 +1,17 @@
 """Running a pure aggregate against its stream: load, decide, append, retry on conflict.
 
-Close to ``billing_events.decider.execute``, with two things this service needs on top:
-the decision gets the clock's ``now`` (the domain never reads a clock), and a stream is only
-visible to the merchant that wrote it. Ids are chosen by callers, so a merchant could name
-another merchant's plan, customer or subscription; to it that stream does not exist.
+Close to ``billing_events.decider.execute``, with what this service needs on top: the
+decision gets the merchant's ``now`` (the domain never reads a clock) and each event's
+``occurred_at`` is when it took effect in the merchant's time; a stream is only visible to the
+merchant that wrote it (ids are chosen by callers, so a merchant could name another merchant's
+plan, customer or subscription; to it that stream does not exist); and the tables that follow
+a stream are updated in the transaction of the append (``after_append``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -18,9 +20,10 @@ from billing_events import topics
 from billing_events.envelope import Envelope, EventData, new_envelope
 from billing_events.store import ConcurrencyConflict
 from subscriptions.application.ports import EventStore
-from subscriptions.domain import customer, plan, subscription
+from subscriptions.domain import clock, customer, plan, subscription
 from subscriptions.domain.rejection import (
     CUSTOMER_NOT_FOUND,
+    INVALID_COMMAND,
     PLAN_NOT_FOUND,
     SUBSCRIPTION_NOT_FOUND,
     Rejected,
@@ -35,6 +38,11 @@ C = TypeVar("C")
 MAX_ATTEMPTS = 5
 
 
+def decided_at(_event: EventData, now: datetime) -> datetime:
+    """Most events happen when they are decided."""
+    return now
+
+
 @dataclass(frozen=True)
 class Aggregate(Generic[S, C]):
     """One aggregate of the domain and the stream category it lives in."""
@@ -44,15 +52,18 @@ class Aggregate(Generic[S, C]):
     evolve: Callable[[S, EventData], S]
     decide: Callable[[C, S, datetime], Sequence[EventData]]
     not_found: str  # rejection code when the stream is unknown to the merchant
+    # When a decided event took effect in the merchant's time (its envelope's occurred_at).
+    effective_at: Callable[[EventData, datetime], datetime] = decided_at
 
     def stream_id(self, entity_id: str) -> str:
         return topics.stream_id(self.category, entity_id)
 
-    def fold(self, events: Sequence[Envelope]) -> S:
-        state = self.initial
+    def fold(self, events: Sequence[Envelope], state: S | None = None) -> S:
+        """``state`` (the initial state if None) with ``events`` applied in order."""
+        current = self.initial if state is None else state
         for envelope in events:
-            state = self.evolve(state, envelope.data)
-        return state
+            current = self.evolve(current, envelope.data)
+        return current
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,10 @@ class Context:
 
     merchant_id: str
     correlation_id: uuid.UUID
-    causation_id: uuid.UUID  # the command's id, or the id of the event that triggered it
-    now: datetime
+    # The command's id, or the id of the event that triggered it; None for what the passing
+    # of time alone causes (a renewal found by a periodic scan).
+    causation_id: uuid.UUID | None
+    now: datetime  # the merchant's time (see MerchantClock)
 
     @classmethod
     def caused_by(cls, message: Envelope, now: datetime) -> Context:
@@ -78,6 +91,11 @@ class Loaded(Generic[S]):
 
 class ForeignStream(Exception):
     """The stream belongs to another merchant."""
+
+
+AfterAppend = Callable[[str, S, int, "Connection"], Awaitable[None]]
+"""``(merchant_id, state after the append, stream version, conn)``: keeps a table in step
+with a stream, on the connection (and so in the transaction) of the append."""
 
 
 async def load(
@@ -122,6 +140,7 @@ async def execute(
     *,
     conn: Connection | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    after_append: AfterAppend[S] | None = None,
 ) -> list[Envelope]:
     """Decide ``command`` on the entity's current state and append the resulting events.
 
@@ -129,7 +148,12 @@ async def execute(
     again and the command decided anew, so a decision always sees the state it is appended
     after (two cancellations race: the second one sees the first and is rejected). Raises
     :class:`Rejected` from the domain, or ConcurrencyConflict after ``max_attempts``.
+
+    ``after_append`` runs right after a successful append, on ``conn``, which must then be the
+    caller's open transaction: the append and what it does commit or roll back together.
     """
+    if after_append is not None and conn is None:
+        raise ValueError("after_append needs the caller's transaction (conn)")
     stream_id = aggregate.stream_id(entity_id)
     for attempt in range(1, max_attempts + 1):
         try:
@@ -150,15 +174,23 @@ async def execute(
                 merchant_id=context.merchant_id,
                 correlation_id=context.correlation_id,
                 causation_id=context.causation_id,
-                occurred_at=context.now,
+                occurred_at=aggregate.effective_at(data, context.now),
             )
             for data in decided
         ]
         try:
-            return await store.append(stream_id, loaded.version, envelopes, conn=conn)
+            appended = await store.append(stream_id, loaded.version, envelopes, conn=conn)
         except ConcurrencyConflict:
             if attempt == max_attempts:
                 raise
+            continue
+        if after_append is not None:
+            assert conn is not None  # checked on entry
+            new_state = aggregate.fold(appended, loaded.state)
+            await after_append(
+                context.merchant_id, new_state, appended[-1].stream_version, conn
+            )
+        return appended
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
@@ -177,5 +209,11 @@ SUBSCRIPTIONS: Aggregate[subscription.SubscriptionState, subscription.Subscripti
         subscription.evolve,
         subscription.decide,
         SUBSCRIPTION_NOT_FOUND,
+        subscription.effective_at,
     )
+)
+# A merchant's test clock: stream ``clock-<merchant_id>``. It always "exists" for its
+# merchant; another merchant's clock stream is refused as an invalid command.
+CLOCKS: Aggregate[clock.ClockState, clock.ClockCommand] = Aggregate(
+    "clock", clock.initial_state, clock.evolve, clock.decide, INVALID_COMMAND, clock.effective_at
 )

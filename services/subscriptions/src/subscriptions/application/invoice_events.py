@@ -16,8 +16,9 @@ import structlog
 
 from billing_events.contract.events import ChargeFailed, InvoiceIssued, InvoicePaid
 from billing_events.envelope import Envelope
-from subscriptions.application.aggregates import SUBSCRIPTIONS, Context, execute
-from subscriptions.application.ports import Clock, EventStore, InvoiceLink, InvoiceLinks
+from subscriptions.application.aggregates import SUBSCRIPTIONS, Context
+from subscriptions.application.ports import InvoiceLink, InvoiceLinks, MerchantClock
+from subscriptions.application.writer import Writer
 from subscriptions.domain.rejection import Rejected
 from subscriptions.domain.subscription import (
     ActivateSubscription,
@@ -37,9 +38,9 @@ FIRST_INVOICE = "subscription_create"
 class InvoiceEventHandler:
     """``handle(envelope, conn)`` for the idempotent consumer of the invoice event topic."""
 
-    store: EventStore
+    writer: Writer
     links: InvoiceLinks
-    clock: Clock
+    clock: MerchantClock
 
     async def __call__(self, envelope: Envelope, conn: Connection) -> None:
         event = envelope.data
@@ -96,10 +97,11 @@ class InvoiceEventHandler:
         command: SubscriptionCommand,
         conn: Connection,
     ) -> None:
-        context = Context.caused_by(envelope, self.clock())
+        now = await self.clock.now(envelope.merchant_id, conn=conn)
+        context = Context.caused_by(envelope, now)
         try:
-            events = await execute(
-                self.store, SUBSCRIPTIONS, subscription_id, command, context, conn=conn
+            events = await self.writer.execute(
+                SUBSCRIPTIONS, subscription_id, command, context, conn=conn
             )
         except Rejected as rejection:
             # Nobody waits for an answer to an event: the outcome is only worth a log line

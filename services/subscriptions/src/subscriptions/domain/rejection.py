@@ -22,6 +22,11 @@ ALREADY_CANCELED: Final = "already_canceled"
 CANCELLATION_ALREADY_SCHEDULED: Final = "cancellation_already_scheduled"
 NOT_AWAITING_ACTIVATION: Final = "not_awaiting_activation"
 NO_SCHEDULED_CANCELLATION: Final = "no_scheduled_cancellation"
+SUBSCRIPTION_ENDED: Final = "subscription_ended"
+PAYMENT_METHOD_UNCHANGED: Final = "payment_method_unchanged"
+CLOCK_BACKWARDS: Final = "clock_backwards"
+CLOCK_ADVANCE_TOO_FAR: Final = "clock_advance_too_far"
+TEST_CLOCKS_DISABLED: Final = "test_clocks_disabled"
 INVALID_COMMAND: Final = "invalid_command"
 
 

@@ -6,9 +6,12 @@ Life cycle in this issue::
                               │    └──first charge failed──> incomplete_expired
                               └──cancel──> canceled
 
-An active subscription canceled "at period end" keeps running with ``cancel_at`` set until
-``EndScheduledCancellation`` closes it. ``on_hold`` belongs to dunning (a later issue); the
-state already follows its events so that streams written later still fold correctly.
+When the merchant's clock passes the end of an active subscription's period,
+``RenewDuePeriods`` starts the next period (``SubscriptionRenewed``, which invoicing bills),
+once for every period that elapsed, in order. An active subscription canceled "at period end"
+keeps running with ``cancel_at`` set; at that period's end it is canceled instead of renewed.
+``on_hold`` belongs to dunning (a later issue); the state already follows its events so that
+streams written later still fold correctly.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from billing_events.contract.commands import CancelSubscription, CreateSubscription
+from billing_events.contract.commands import (
+    CancelSubscription,
+    CreateSubscription,
+    UpdateSubscriptionPaymentMethod,
+)
 from billing_events.contract.common import CardSummary, PlanSnapshot
 from billing_events.contract.events import (
     CancellationReason,
@@ -46,11 +53,17 @@ from subscriptions.domain.rejection import (
     NOT_AWAITING_ACTIVATION,
     PAYMENT_METHOD_EXPIRED,
     PAYMENT_METHOD_NOT_FOUND,
+    PAYMENT_METHOD_UNCHANGED,
     PLAN_NOT_FOUND,
     SUBSCRIPTION_ALREADY_EXISTS,
+    SUBSCRIPTION_ENDED,
     SUBSCRIPTION_NOT_FOUND,
     Rejected,
 )
+
+# A clock jump renews at most this many periods in one decision (one append); a longer jump
+# is caught up by the next decisions. Bounds the size of one transaction.
+MAX_PERIODS_PER_DECISION = 120
 
 
 class Status(StrEnum):
@@ -127,12 +140,37 @@ class EndScheduledCancellation:
     """The period at whose end the customer asked to cancel is over."""
 
 
+@dataclass(frozen=True)
+class RenewDuePeriods:
+    """The merchant's clock may have passed the end of the current period: start every period
+    that is due, in order, or end the subscription where a cancellation was scheduled.
+
+    Decided from the state alone, so deciding it again (a second scan, a redelivery) finds
+    nothing due: a period can never be renewed twice.
+    """
+
+    max_periods: int = MAX_PERIODS_PER_DECISION
+
+    def __post_init__(self) -> None:
+        if self.max_periods < 1:
+            raise ValueError("max_periods must be at least 1")
+
+
+@dataclass(frozen=True)
+class ChangePaymentMethod:
+    """UpdateSubscriptionPaymentMethod once the card is known to be the customer's."""
+
+    card: CardSummary
+
+
 SubscriptionCommand = (
     StartSubscription
     | CancelSubscription
     | ActivateSubscription
     | FailActivation
     | EndScheduledCancellation
+    | RenewDuePeriods
+    | ChangePaymentMethod
 )
 
 
@@ -169,6 +207,33 @@ def prepare_start(
     )
 
 
+def prepare_payment_method_update(
+    command: UpdateSubscriptionPaymentMethod,
+    subscription: SubscriptionState,
+    customer: Customer | None,
+    now: datetime,
+) -> ChangePaymentMethod:
+    """Check that the card is one of the subscription's customer's attached cards, and valid."""
+    if subscription is None:
+        raise Rejected(
+            SUBSCRIPTION_NOT_FOUND, f"subscription {command.subscription_id} does not exist"
+        )
+    card = customer.card(command.payment_method_id) if customer is not None else None
+    if card is None:
+        raise Rejected(
+            PAYMENT_METHOD_NOT_FOUND,
+            f"payment method {command.payment_method_id} is not attached to customer "
+            f"{subscription.customer_id}",
+        )
+    if card_expired(card, now):
+        raise Rejected(
+            PAYMENT_METHOD_EXPIRED,
+            f"payment method {card.payment_method_id} expired at the end of "
+            f"{card.exp_month:02d}/{card.exp_year}",
+        )
+    return ChangePaymentMethod(card)
+
+
 def card_expired(card: CardSummary, now: datetime) -> bool:
     """A card is valid through the last day of its expiry month."""
     return (card.exp_year, card.exp_month) < (now.year, now.month)
@@ -190,6 +255,10 @@ def decide(
         return _activate(command, state)
     if isinstance(command, FailActivation):
         return _fail_activation(command, state)
+    if isinstance(command, RenewDuePeriods):
+        return _renew_due_periods(command, state, now)
+    if isinstance(command, ChangePaymentMethod):
+        return _change_payment_method(command, state)
     return _end_scheduled_cancellation(state, now)
 
 
@@ -278,6 +347,71 @@ def _fail_activation(command: FailActivation, state: Subscription) -> list[Event
     ]
 
 
+def _renew_due_periods(
+    command: RenewDuePeriods, state: Subscription, now: datetime
+) -> list[EventData]:
+    if state.status is Status.ON_HOLD:
+        # Dunning decides about unpaid periods; only a scheduled cancellation still ends it.
+        if state.cancel_at is not None and state.cancel_at <= now:
+            return [_canceled_at_period_end(state, state.cancel_at)]
+        return []
+    if state.status is not Status.ACTIVE:
+        return []
+    assert state.current_period_end is not None  # an active subscription has a period
+    events: list[EventData] = []
+    period_end_ = state.current_period_end
+    while period_end_ <= now and len(events) < command.max_periods:
+        if state.cancel_at is not None and state.cancel_at <= period_end_:
+            events.append(_canceled_at_period_end(state, state.cancel_at))
+            break
+        next_end = period_end(
+            period_end_, state.plan.interval, anchor_day=state.billing_anchor_day
+        )
+        events.append(
+            SubscriptionRenewed(
+                subscription_id=state.subscription_id,
+                current_period_start=period_end_,
+                current_period_end=next_end,
+            )
+        )
+        period_end_ = next_end
+    return events
+
+
+def _canceled_at_period_end(state: Subscription, at: datetime) -> SubscriptionCanceled:
+    return SubscriptionCanceled(
+        subscription_id=state.subscription_id,
+        customer_id=state.customer_id,
+        canceled_at=at,
+        reason=state.cancellation_reason,
+        comment=state.cancellation_comment,
+        at_period_end=True,
+    )
+
+
+def _change_payment_method(command: ChangePaymentMethod, state: Subscription) -> list[EventData]:
+    if state.status.ended:
+        raise Rejected(
+            SUBSCRIPTION_ENDED,
+            f"subscription {state.subscription_id} is {state.status}; its payment method can "
+            "no longer change",
+        )
+    # On hold, choosing the same card again is how a customer retries the overdue charge.
+    if command.card == state.payment_method and state.status is not Status.ON_HOLD:
+        raise Rejected(
+            PAYMENT_METHOD_UNCHANGED,
+            f"payment method {command.card.payment_method_id} already pays subscription "
+            f"{state.subscription_id}",
+        )
+    return [
+        PaymentMethodUpdated(
+            subscription_id=state.subscription_id,
+            customer_id=state.customer_id,
+            payment_method=command.card,
+        )
+    ]
+
+
 def _end_scheduled_cancellation(state: Subscription, now: datetime) -> list[EventData]:
     if state.status.ended:
         raise Rejected(
@@ -294,16 +428,7 @@ def _end_scheduled_cancellation(state: Subscription, now: datetime) -> list[Even
             f"subscription {state.subscription_id} cancels at {state.cancel_at.isoformat()}, "
             "not yet",
         )
-    return [
-        SubscriptionCanceled(
-            subscription_id=state.subscription_id,
-            customer_id=state.customer_id,
-            canceled_at=state.cancel_at,
-            reason=state.cancellation_reason,
-            comment=state.cancellation_comment,
-            at_period_end=True,
-        )
-    ]
+    return [_canceled_at_period_end(state, state.cancel_at)]
 
 
 # --- evolve ----------------------------------------------------------------------------
@@ -360,3 +485,33 @@ def evolve(state: SubscriptionState, event: EventData) -> SubscriptionState:
     if isinstance(event, PlanChanged):
         return replace(state, plan=event.to_plan)
     return state
+
+
+# --- time ------------------------------------------------------------------------------
+
+
+def due_at(state: SubscriptionState) -> datetime | None:
+    """When the merchant's clock next makes something happen to the subscription on its own
+    (a renewal, or the end of a scheduled cancellation); None if nothing ever will."""
+    if state is None:
+        return None
+    if state.status is Status.ACTIVE:
+        return state.current_period_end
+    if state.status is Status.ON_HOLD:
+        return state.cancel_at
+    return None
+
+
+def effective_at(event: EventData, decided_at: datetime) -> datetime:
+    """When an event happened in the merchant's time.
+
+    A renewal takes effect where its period begins and a cancellation at period end when that
+    period ends, even when decided later (the clock jumped over several periods, or a scan ran
+    a few seconds after the boundary): histories then read as they would have unfolded.
+    Anything else happens when it is decided.
+    """
+    if isinstance(event, SubscriptionRenewed):
+        return event.current_period_start
+    if isinstance(event, SubscriptionCanceled) and event.at_period_end:
+        return event.canceled_at
+    return decided_at

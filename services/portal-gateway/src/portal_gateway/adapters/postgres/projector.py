@@ -1,0 +1,344 @@
+"""The projection handler: one consumed event -> the gateway's read-model tables.
+
+Runs inside the idempotent consumer's transaction (the inbox row commits with these writes),
+and each write is also idempotent on its own, so replaying a topic after a rebuild, or an old
+consumer committing while a rebuild runs, leaves the same rows:
+
+* creation events insert, and a row already there is left alone;
+* every other event updates an existing row only if it is newer than the row's version
+  (a stream's events arrive in order: they share the stream id as Kafka key);
+* the history is keyed by (stream, version); command outcomes by command id.
+
+After the writes, ``pg_notify`` names who may be waiting for this event (its command, its
+stream, its correlation); PostgreSQL delivers it when the transaction commits, which is
+exactly when a waiter can see the new state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import orjson
+import structlog
+
+from billing_events.contract import events as ev
+from billing_events.contract.common import CardSummary
+from billing_events.envelope import Envelope
+from portal_gateway.adapters.postgres import records
+from portal_gateway.domain import invoices, subscriptions
+from portal_gateway.domain.outcomes import outcome_of, wake_keys
+
+log = structlog.stdlib.get_logger(__name__)
+
+NOTIFY_CHANNEL_PREFIX = "gw_projection_"
+
+
+def channel_sql() -> str:
+    """The notification channel of the connection's schema, computed in SQL.
+
+    Channels are per database, and every test (and every deployment sharing a database) has
+    its own schema: naming the channel after the schema keeps their wake-ups apart.
+    """
+    return f"'{NOTIFY_CHANNEL_PREFIX}' || current_schema()"
+
+
+def channel_for(schema: str) -> str:
+    return f"{NOTIFY_CHANNEL_PREFIX}{schema}"
+
+
+ProjectFn = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+
+
+async def project(envelope: Envelope, conn: asyncpg.Connection) -> None:
+    """The consumer handler (``billing_events.consumer.Handler``)."""
+    await _record_history(conn, envelope)
+    await _record_outcome(conn, envelope)
+    writer = _WRITERS.get(type(envelope.data))
+    if writer is not None:
+        await writer(conn, envelope)
+    await conn.execute(
+        f"SELECT pg_notify({channel_sql()}, $1)", orjson.dumps(wake_keys(envelope)).decode()
+    )
+
+
+# --- history and outcomes ---------------------------------------------------------------
+
+
+async def _record_history(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    if envelope.stream_version < 1 or isinstance(envelope.data, ev.CommandRejected):
+        return  # not part of the stream: a rejection is published without being stored
+    await conn.execute(
+        """
+        INSERT INTO stream_events (stream_id, stream_version, event_id, merchant_id, event_type,
+            schema_version, occurred_at, correlation_id, causation_id, data)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT DO NOTHING
+        """,
+        envelope.stream_id,
+        envelope.stream_version,
+        envelope.event_id,
+        envelope.merchant_id,
+        envelope.event_type,
+        envelope.schema_version,
+        envelope.occurred_at,
+        envelope.correlation_id,
+        envelope.causation_id,
+        envelope.data.model_dump(mode="json"),
+    )
+
+
+async def _record_outcome(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    outcome = outcome_of(envelope)
+    if outcome is None:
+        return
+    # A command that caused events stays accepted even if a stray rejection follows (a
+    # redelivered command decided again); event types accumulate without duplicates.
+    await conn.execute(
+        """
+        INSERT INTO command_outcomes (command_id, merchant_id, stream_id, accepted, code, message,
+            event_types)
+        VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$7::text])
+        ON CONFLICT (command_id) DO UPDATE SET
+            accepted = command_outcomes.accepted OR excluded.accepted,
+            code = CASE WHEN command_outcomes.accepted OR excluded.accepted THEN NULL
+                        ELSE excluded.code END,
+            message = CASE WHEN command_outcomes.accepted OR excluded.accepted THEN NULL
+                           ELSE excluded.message END,
+            event_types = CASE WHEN $7 = ANY (command_outcomes.event_types)
+                               THEN command_outcomes.event_types
+                               ELSE command_outcomes.event_types || $7::text END
+        """,
+        outcome.command_id,
+        envelope.merchant_id,
+        envelope.stream_id,
+        outcome.accepted,
+        outcome.code,
+        outcome.message,
+        outcome.event_type,
+    )
+
+
+# --- plans and customers ----------------------------------------------------------------
+
+
+async def _plan_created(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    data = envelope.data
+    assert isinstance(data, ev.PlanCreated)
+    await conn.execute(
+        """
+        INSERT INTO plans (plan_id, merchant_id, name, description, image_url, amount, currency,
+            interval, created_at, version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (plan_id) DO NOTHING
+        """,
+        data.plan_id,
+        envelope.merchant_id,
+        data.name,
+        data.description,
+        data.image_url,
+        data.amount,
+        data.currency,
+        data.interval,
+        envelope.occurred_at,
+        envelope.stream_version,
+    )
+
+
+async def _customer_registered(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    data = envelope.data
+    assert isinstance(data, ev.CustomerRegistered)
+    await conn.execute(
+        """
+        INSERT INTO customers (customer_id, merchant_id, email, name, phone, locale, created_at,
+            updated_at, version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+        ON CONFLICT (customer_id) DO NOTHING
+        """,
+        data.customer_id,
+        envelope.merchant_id,
+        data.email,
+        data.name,
+        data.phone,
+        data.locale,
+        envelope.occurred_at,
+        envelope.stream_version,
+    )
+
+
+async def _advance_customer(conn: asyncpg.Connection, envelope: Envelope, customer_id: str) -> bool:
+    """Move the customer row to this event's version; False if the event is old or orphaned."""
+    updated = await conn.fetchval(
+        "UPDATE customers SET version = $2, updated_at = $3 "
+        "WHERE customer_id = $1 AND version < $2 RETURNING true",
+        customer_id,
+        envelope.stream_version,
+        envelope.occurred_at,
+    )
+    if updated is None:
+        log.debug("customer event skipped: already applied or customer unknown")
+    return updated is True
+
+
+async def _customer_profile_updated(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    data = envelope.data
+    assert isinstance(data, ev.CustomerProfileUpdated)
+    if not await _advance_customer(conn, envelope, data.customer_id):
+        return
+    address = data.billing_address.model_dump(mode="json") if data.billing_address else None
+    await conn.execute(
+        """
+        UPDATE customers SET
+            email = coalesce($2, email),
+            name = coalesce($3, name),
+            phone = coalesce($4, phone),
+            locale = coalesce($5, locale),
+            billing_address = coalesce($6, billing_address),
+            tax_id = coalesce($7, tax_id)
+        WHERE customer_id = $1
+        """,
+        data.customer_id,
+        data.email,
+        data.name,
+        data.phone,
+        data.locale,
+        address,
+        data.tax_id,
+    )
+
+
+async def _payment_method_attached(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    data = envelope.data
+    assert isinstance(data, ev.PaymentMethodAttached)
+    if not await _advance_customer(conn, envelope, data.customer_id):
+        return
+    await _remember_card(conn, envelope, data.customer_id, data.card)
+
+
+async def _remember_card(
+    conn: asyncpg.Connection, envelope: Envelope, customer_id: str, card: CardSummary
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO payment_methods (payment_method_id, customer_id, merchant_id, brand, last4,
+            exp_month, exp_year, attached_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT DO NOTHING
+        """,
+        card.payment_method_id,
+        customer_id,
+        envelope.merchant_id,
+        card.brand,
+        card.last4,
+        card.exp_month,
+        card.exp_year,
+        envelope.occurred_at,
+    )
+
+
+# --- subscriptions ----------------------------------------------------------------------
+
+_INSERT_SUBSCRIPTION = records.insert_new_sql(
+    "subscriptions", records.SUBSCRIPTION_COLUMNS, "subscription_id"
+)
+_UPSERT_SUBSCRIPTION = records.upsert_sql(
+    "subscriptions", records.SUBSCRIPTION_COLUMNS, "subscription_id"
+)
+
+
+async def _subscription_created(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    data = envelope.data
+    assert isinstance(data, ev.SubscriptionCreated)
+    record = subscriptions.start(
+        data,
+        merchant_id=envelope.merchant_id,
+        version=envelope.stream_version,
+        at=envelope.occurred_at,
+    )
+    await conn.execute(_INSERT_SUBSCRIPTION, *records.subscription_values(record))
+
+
+async def _subscription_changed(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    subscription_id = getattr(envelope.data, "subscription_id", None)
+    if not isinstance(subscription_id, str):
+        return
+    row = await conn.fetchrow(
+        "SELECT * FROM subscriptions WHERE subscription_id = $1 FOR UPDATE", subscription_id
+    )
+    if row is None or row["version"] >= envelope.stream_version:
+        log.debug("subscription event skipped: already applied or subscription unknown")
+        return
+    record = subscriptions.apply(
+        records.subscription_from_row(row),
+        envelope.data,
+        version=envelope.stream_version,
+        at=envelope.occurred_at,
+    )
+    await conn.execute(_UPSERT_SUBSCRIPTION, *records.subscription_values(record))
+    if isinstance(envelope.data, ev.PaymentMethodUpdated):
+        # A card chosen for a subscription is one of the customer's cards too.
+        await _remember_card(
+            conn, envelope, envelope.data.customer_id, envelope.data.payment_method
+        )
+
+
+# --- invoices ---------------------------------------------------------------------------
+
+_INSERT_INVOICE = records.insert_new_sql("invoices", records.INVOICE_COLUMNS, "invoice_id")
+_UPSERT_INVOICE = records.upsert_sql("invoices", records.INVOICE_COLUMNS, "invoice_id")
+
+
+async def _invoice_issued(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    data = envelope.data
+    assert isinstance(data, ev.InvoiceIssued)
+    record = invoices.start(data, merchant_id=envelope.merchant_id, version=envelope.stream_version)
+    await conn.execute(_INSERT_INVOICE, *records.invoice_values(record))
+
+
+async def _invoice_changed(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    invoice_id = getattr(envelope.data, "invoice_id", None)
+    if not isinstance(invoice_id, str):
+        return
+    row = await conn.fetchrow("SELECT * FROM invoices WHERE invoice_id = $1 FOR UPDATE", invoice_id)
+    if row is None or row["version"] >= envelope.stream_version:
+        log.debug("invoice event skipped: already applied or invoice unknown")
+        return
+    record = invoices.apply(
+        records.invoice_from_row(row), envelope.data, version=envelope.stream_version
+    )
+    await conn.execute(_UPSERT_INVOICE, *records.invoice_values(record))
+
+
+_WRITERS: dict[type, ProjectFn] = {
+    ev.PlanCreated: _plan_created,
+    ev.CustomerRegistered: _customer_registered,
+    ev.CustomerProfileUpdated: _customer_profile_updated,
+    ev.PaymentMethodAttached: _payment_method_attached,
+    ev.SubscriptionCreated: _subscription_created,
+    **{
+        event_type: _subscription_changed
+        for event_type in (
+            ev.SubscriptionActivated,
+            ev.SubscriptionActivationFailed,
+            ev.SubscriptionRenewed,
+            ev.SubscriptionReactivated,
+            ev.SubscriptionPutOnHold,
+            ev.PlanChanged,
+            ev.PaymentMethodUpdated,
+            ev.CancellationScheduled,
+            ev.CancellationRevoked,
+            ev.SubscriptionCanceled,
+            ev.RetentionOfferAccepted,
+        )
+    },
+    ev.InvoiceIssued: _invoice_issued,
+    **{
+        event_type: _invoice_changed
+        for event_type in (
+            ev.ChargeFailed,
+            ev.ChargeSucceeded,
+            ev.InvoicePaid,
+            ev.InvoiceMarkedUncollectible,
+        )
+    },
+}

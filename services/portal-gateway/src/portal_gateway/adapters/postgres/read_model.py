@@ -1,0 +1,277 @@
+"""Queries over the gateway's tables: the portal's ``PortalQueries`` and the merchant API's.
+
+Every query that takes a merchant id filters by it: an id belonging to another merchant reads
+exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from portal_gateway.adapters.postgres.records import subscription_from_row
+from portal_gateway.application.ports import (
+    CardView,
+    CommandOutcome,
+    CustomerView,
+    InvoiceView,
+    Merchant,
+    PortalOverview,
+    SubscriptionView,
+)
+from portal_gateway.application.views import (
+    HistoryEntry,
+    PlanView,
+    SubscriptionDetail,
+)
+from portal_gateway.domain.subscriptions import CardOnFile, SubscriptionRecord
+
+
+def merchant_from_row(row: asyncpg.Record) -> Merchant:
+    return Merchant(
+        merchant_id=row["merchant_id"],
+        slug=row["slug"],
+        name=row["name"],
+        logo_url=row["logo_url"],
+        brand_color=row["brand_color"],
+        support_email=row["support_email"],
+        cancel_mode=row["cancel_mode"],
+    )
+
+
+def _card_view(card: CardOnFile | None) -> CardView | None:
+    if card is None:
+        return None
+    return CardView(
+        payment_method_id=card.payment_method_id,
+        brand=card.brand,
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+    )
+
+
+def subscription_view(record: SubscriptionRecord) -> SubscriptionView:
+    plan = record.plan
+    return SubscriptionView(
+        subscription_id=record.subscription_id,
+        customer_id=record.customer_id,
+        status=record.status.value,
+        plan_id=plan.plan_id,
+        plan_name=plan.name,
+        plan_description=plan.description,
+        plan_image_url=plan.image_url,
+        amount=plan.amount,
+        currency=plan.currency,
+        interval=plan.interval,
+        current_period_start=record.current_period_start,
+        current_period_end=record.current_period_end,
+        next_renewal_at=record.next_renewal_at,
+        next_renewal_amount=record.next_renewal_amount,
+        cancel_at=record.cancel_at,
+        canceled_at=record.canceled_at,
+        cancellation_reason=record.cancellation_reason,
+        payment_method=_card_view(record.payment_method),
+        version=record.version,
+    )
+
+
+def _customer_view(row: asyncpg.Record) -> CustomerView:
+    return CustomerView(
+        customer_id=row["customer_id"],
+        merchant_id=row["merchant_id"],
+        email=row["email"],
+        name=row["name"],
+        phone=row["phone"],
+        locale=row["locale"],
+    )
+
+
+def _invoice_view(row: asyncpg.Record) -> InvoiceView:
+    return InvoiceView(
+        invoice_id=row["invoice_id"],
+        number=row["number"],
+        issued_at=row["issued_at"],
+        amount=row["amount_due"],
+        currency=row["currency"],
+        status=row["status"],
+        plan_name=row["plan_name"],
+        subscription_id=row["subscription_id"],
+    )
+
+
+def _card_row(row: asyncpg.Record) -> CardView:
+    return CardView(
+        payment_method_id=row["payment_method_id"],
+        brand=row["brand"],
+        last4=row["last4"],
+        exp_month=row["exp_month"],
+        exp_year=row["exp_year"],
+    )
+
+
+class PostgresReadModel:
+    """Implements :class:`portal_gateway.application.ports.PortalQueries` and the reads of
+    :class:`portal_gateway.application.merchant_api.ReadModel`."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    # --- the portal ---------------------------------------------------------------------
+
+    async def overview(self, merchant_id: str, customer_id: str) -> PortalOverview | None:
+        async with self._pool.acquire() as conn:
+            merchant_row = await conn.fetchrow(
+                "SELECT * FROM merchants WHERE merchant_id = $1", merchant_id
+            )
+            customer_row = await conn.fetchrow(
+                "SELECT * FROM customers WHERE merchant_id = $1 AND customer_id = $2",
+                merchant_id,
+                customer_id,
+            )
+            if merchant_row is None or customer_row is None:
+                return None
+            subscription_rows = await conn.fetch(
+                "SELECT * FROM subscriptions WHERE merchant_id = $1 AND customer_id = $2 "
+                "ORDER BY created_at DESC, subscription_id",
+                merchant_id,
+                customer_id,
+            )
+            invoice_rows = await conn.fetch(
+                "SELECT * FROM invoices WHERE merchant_id = $1 AND customer_id = $2 "
+                "ORDER BY issued_at DESC, number DESC",
+                merchant_id,
+                customer_id,
+            )
+            card_rows = await conn.fetch(
+                "SELECT * FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2 "
+                "ORDER BY attached_at DESC, payment_method_id",
+                merchant_id,
+                customer_id,
+            )
+        return PortalOverview(
+            merchant=merchant_from_row(merchant_row),
+            customer=_customer_view(customer_row),
+            subscriptions=[subscription_view(subscription_from_row(r)) for r in subscription_rows],
+            invoices=[_invoice_view(r) for r in invoice_rows],
+            payment_methods=[_card_row(r) for r in card_rows],
+        )
+
+    async def subscription(
+        self, merchant_id: str, customer_id: str, subscription_id: str
+    ) -> SubscriptionView | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM subscriptions "
+            "WHERE merchant_id = $1 AND customer_id = $2 AND subscription_id = $3",
+            merchant_id,
+            customer_id,
+            subscription_id,
+        )
+        return subscription_view(subscription_from_row(row)) if row is not None else None
+
+    # --- the merchant API ---------------------------------------------------------------
+
+    async def merchant(self, merchant_id: str) -> Merchant | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM merchants WHERE merchant_id = $1", merchant_id
+        )
+        return merchant_from_row(row) if row is not None else None
+
+    async def plan(self, merchant_id: str, plan_id: str) -> PlanView | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM plans WHERE merchant_id = $1 AND plan_id = $2", merchant_id, plan_id
+        )
+        if row is None:
+            return None
+        return PlanView(
+            plan_id=row["plan_id"],
+            merchant_id=row["merchant_id"],
+            name=row["name"],
+            description=row["description"],
+            image_url=row["image_url"],
+            amount=row["amount"],
+            currency=row["currency"],
+            interval=row["interval"],
+            created_at=row["created_at"],
+        )
+
+    async def customer(self, merchant_id: str, customer_id: str) -> CustomerView | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM customers WHERE merchant_id = $1 AND customer_id = $2",
+            merchant_id,
+            customer_id,
+        )
+        return _customer_view(row) if row is not None else None
+
+    async def payment_method(
+        self, merchant_id: str, customer_id: str, payment_method_id: str
+    ) -> CardView | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM payment_methods "
+            "WHERE merchant_id = $1 AND customer_id = $2 AND payment_method_id = $3",
+            merchant_id,
+            customer_id,
+            payment_method_id,
+        )
+        return _card_row(row) if row is not None else None
+
+    async def subscription_detail(
+        self, merchant_id: str, subscription_id: str
+    ) -> SubscriptionDetail | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM subscriptions WHERE merchant_id = $1 AND subscription_id = $2",
+            merchant_id,
+            subscription_id,
+        )
+        if row is None:
+            return None
+        record = subscription_from_row(row)
+        return SubscriptionDetail(
+            view=subscription_view(record),
+            merchant_id=record.merchant_id,
+            created_at=record.created_at,
+            cancellation_comment=record.cancellation_comment,
+            activation_failure_code=record.activation_failure_code,
+            activation_failure_message=record.activation_failure_message,
+            latest_invoice_id=record.latest_invoice_id,
+        )
+
+    async def history(self, stream_id: str, merchant_id: str | None = None) -> list[HistoryEntry]:
+        """A stream's events in order; ``merchant_id`` None is the operator's unscoped view."""
+        rows = await self._pool.fetch(
+            "SELECT * FROM stream_events "
+            "WHERE stream_id = $1 AND ($2::text IS NULL OR merchant_id = $2) "
+            "ORDER BY stream_version",
+            stream_id,
+            merchant_id,
+        )
+        return [
+            HistoryEntry(
+                stream_id=r["stream_id"],
+                version=r["stream_version"],
+                event_id=r["event_id"],
+                event_type=r["event_type"],
+                schema_version=r["schema_version"],
+                occurred_at=r["occurred_at"],
+                merchant_id=r["merchant_id"],
+                correlation_id=r["correlation_id"],
+                causation_id=r["causation_id"],
+                data=r["data"],
+            )
+            for r in rows
+        ]
+
+    async def command_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM command_outcomes WHERE command_id = $1", command_id
+        )
+        if row is None:
+            return None
+        return CommandOutcome(
+            command_id=row["command_id"],
+            accepted=row["accepted"],
+            code=row["code"],
+            message=row["message"],
+            event_types=tuple(row["event_types"]),
+        )

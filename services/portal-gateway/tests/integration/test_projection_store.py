@@ -1,0 +1,294 @@
+"""The projection handler and the read model on the real PostgreSQL (no broker).
+
+Each event is projected the way the projection consumer does it: in one transaction. The
+handler must be idempotent on its own (a rebuild may overlap an old consumer's last commits),
+ignore what is older than a row, and keep every read scoped to (merchant, customer).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from billing_events.contract.common import Address, CardSummary, PlanSnapshot
+from billing_events.contract.events import (
+    CustomerProfileUpdated,
+    CustomerRegistered,
+    InvoiceIssued,
+    InvoiceLine,
+    InvoicePaid,
+    MerchantRegistered,
+    PaymentMethodAttached,
+    PaymentMethodUpdated,
+    SubscriptionActivated,
+    SubscriptionCanceled,
+    SubscriptionCreated,
+)
+from billing_events.envelope import Envelope, EventData, new_envelope
+from billing_events.postgres import migrate
+from portal_gateway.adapters.postgres.projector import project
+from portal_gateway.adapters.postgres.read_model import PostgresReadModel
+from portal_gateway.adapters.postgres.schema import MIGRATIONS
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2025, 4, 1, 10, tzinfo=UTC)
+T1 = T0 + timedelta(days=30)
+MERCHANT = "mer_a"
+VISA = CardSummary(
+    payment_method_id="pm_visa", brand="visa", last4="4242", exp_month=12, exp_year=2030
+)
+MASTERCARD = CardSummary(
+    payment_method_id="pm_mc", brand="mastercard", last4="4444", exp_month=1, exp_year=2031
+)
+PLAN = PlanSnapshot(
+    plan_id="plan_pro", name="Pro", description="All", amount=2999, currency="EUR", interval="month"
+)
+
+
+@pytest.fixture
+async def reads(pg_pool: asyncpg.Pool) -> PostgresReadModel:
+    await migrate(pg_pool, MIGRATIONS)
+    await pg_pool.execute(
+        "INSERT INTO merchants (merchant_id, slug, name) VALUES ($1, 'acme', 'Acme')", MERCHANT
+    )
+    return PostgresReadModel(pg_pool)
+
+
+def event(
+    data: EventData,
+    stream: str,
+    version: int,
+    *,
+    merchant: str = MERCHANT,
+    at: datetime = T0,
+) -> Envelope:
+    return new_envelope(
+        data,
+        stream_id=stream,
+        stream_version=version,
+        merchant_id=merchant,
+        correlation_id=uuid.uuid4(),
+        occurred_at=at,
+    )
+
+
+async def feed(pool: asyncpg.Pool, *envelopes: Envelope) -> None:
+    for envelope in envelopes:
+        async with pool.acquire() as conn, conn.transaction():
+            await project(envelope, conn)
+
+
+def customer_events(customer: str = "cus_1", merchant: str = MERCHANT) -> list[Envelope]:
+    stream = f"customer-{customer}"
+    return [
+        event(
+            CustomerRegistered(
+                customer_id=customer, email="ana@example.com", name="Ana", locale="pt"
+            ),
+            stream,
+            1,
+            merchant=merchant,
+        ),
+        event(PaymentMethodAttached(customer_id=customer, card=VISA), stream, 2, merchant=merchant),
+    ]
+
+
+def subscription_events(sub: str = "sub_1", customer: str = "cus_1") -> list[Envelope]:
+    stream = f"subscription-{sub}"
+    return [
+        event(
+            SubscriptionCreated(
+                subscription_id=sub, customer_id=customer, plan=PLAN, payment_method=VISA
+            ),
+            stream,
+            1,
+        ),
+        event(
+            SubscriptionActivated(
+                subscription_id=sub,
+                invoice_id="in_1",
+                current_period_start=T0,
+                current_period_end=T1,
+            ),
+            stream,
+            2,
+        ),
+    ]
+
+
+def invoice_events(invoice: str = "in_1", customer: str = "cus_1") -> list[Envelope]:
+    stream = f"invoice-{invoice}"
+    return [
+        event(
+            InvoiceIssued(
+                invoice_id=invoice,
+                number="A-0001",
+                customer_id=customer,
+                subscription_id="sub_1",
+                reason="subscription_create",
+                lines=(InvoiceLine(description="Pro", amount=2999),),
+                amount_due=2999,
+                currency="EUR",
+                issued_at=T0,
+                plan_name="Pro",
+            ),
+            stream,
+            1,
+        ),
+        event(
+            InvoicePaid(
+                invoice_id=invoice,
+                customer_id=customer,
+                subscription_id="sub_1",
+                amount_paid=2999,
+                currency="EUR",
+                paid_at=T0,
+            ),
+            stream,
+            2,
+        ),
+    ]
+
+
+async def test_the_portal_overview_is_built_from_the_projections(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events(), *subscription_events(), *invoice_events())
+    overview = await reads.overview(MERCHANT, "cus_1")
+    assert overview is not None
+    assert (overview.merchant.name, overview.merchant.cancel_mode) == ("Acme", "at_period_end")
+    assert (overview.customer.email, overview.customer.locale) == ("ana@example.com", "pt")
+    (subscription,) = overview.subscriptions
+    assert subscription.status == "active"
+    assert (subscription.plan_name, subscription.amount, subscription.currency) == (
+        "Pro",
+        2999,
+        "EUR",
+    )
+    assert subscription.next_renewal_at == T1
+    assert subscription.next_renewal_amount == 2999
+    assert subscription.payment_method is not None
+    assert subscription.payment_method.last4 == "4242"
+    (invoice,) = overview.invoices
+    assert (invoice.number, invoice.status, invoice.amount) == ("A-0001", "paid", 2999)
+    assert [card.payment_method_id for card in overview.payment_methods] == ["pm_visa"]
+    view = await reads.subscription(MERCHANT, "cus_1", "sub_1")
+    assert view == subscription
+
+
+async def test_reads_are_scoped_to_the_merchant_and_the_customer(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events(), *subscription_events())
+    await feed(pg_pool, *customer_events("cus_2"))
+    assert await reads.overview("mer_other", "cus_1") is None
+    assert await reads.subscription(MERCHANT, "cus_2", "sub_1") is None  # not cus_2's
+    assert await reads.subscription("mer_other", "cus_1", "sub_1") is None
+    assert await reads.subscription_detail("mer_other", "sub_1") is None
+    assert await reads.customer("mer_other", "cus_1") is None
+    assert await reads.payment_method(MERCHANT, "cus_2", "pm_visa") is not None
+    assert await reads.payment_method("mer_other", "cus_2", "pm_visa") is None
+    assert await reads.history("subscription-sub_1", "mer_other") == []
+    other = await reads.overview(MERCHANT, "cus_2")
+    assert other is not None
+    assert other.subscriptions == []
+
+
+async def test_projecting_the_same_events_twice_changes_nothing(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    events = [*customer_events(), *subscription_events(), *invoice_events()]
+    await feed(pg_pool, *events)
+    before = await reads.overview(MERCHANT, "cus_1")
+    history = await reads.history("subscription-sub_1")
+    await feed(pg_pool, *events)
+    assert await reads.overview(MERCHANT, "cus_1") == before
+    assert await reads.history("subscription-sub_1") == history
+    assert [h.version for h in history] == [1, 2]
+
+
+async def test_an_older_event_never_overwrites_a_newer_state(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    created, activated = subscription_events()
+    canceled = event(
+        SubscriptionCanceled(
+            subscription_id="sub_1", customer_id="cus_1", canceled_at=T0, reason="unused"
+        ),
+        "subscription-sub_1",
+        3,
+    )
+    await feed(pg_pool, *customer_events(), created, activated, canceled, activated)
+    detail = await reads.subscription_detail(MERCHANT, "sub_1")
+    assert detail is not None
+    assert detail.view.status == "canceled"
+    assert detail.view.version == 3
+
+
+async def test_an_update_for_an_unknown_row_creates_nothing(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    _, activated = subscription_events()
+    await feed(pg_pool, activated, invoice_events()[1])
+    assert await reads.subscription_detail(MERCHANT, "sub_1") is None
+    assert await pg_pool.fetchval("SELECT count(*) FROM invoices") == 0
+    # ... but the history keeps what was consumed, for an operator to see.
+    assert [h.event_type for h in await reads.history("subscription-sub_1")] == [
+        "SubscriptionActivated"
+    ]
+
+
+async def test_profile_updates_and_new_cards(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events(), *subscription_events())
+    await feed(
+        pg_pool,
+        event(
+            CustomerProfileUpdated(
+                customer_id="cus_1",
+                name="Ana Lima",
+                billing_address=Address(city="Lisboa", country="PT"),
+            ),
+            "customer-cus_1",
+            3,
+        ),
+        event(
+            PaymentMethodUpdated(
+                subscription_id="sub_1", customer_id="cus_1", payment_method=MASTERCARD
+            ),
+            "subscription-sub_1",
+            3,
+        ),
+    )
+    customer = await reads.customer(MERCHANT, "cus_1")
+    assert customer is not None
+    assert (customer.name, customer.email) == ("Ana Lima", "ana@example.com")
+    overview = await reads.overview(MERCHANT, "cus_1")
+    assert overview is not None
+    assert overview.subscriptions[0].payment_method is not None
+    assert overview.subscriptions[0].payment_method.brand == "mastercard"
+    assert {c.payment_method_id for c in overview.payment_methods} == {"pm_visa", "pm_mc"}
+
+
+async def test_every_consumed_event_is_in_its_streams_history(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    registered = event(
+        MerchantRegistered(merchant_id=MERCHANT, slug="acme", name="Acme"),
+        f"merchant-{MERCHANT}",
+        1,
+    )
+    await feed(pg_pool, registered, *invoice_events())
+    (entry,) = await reads.history(f"merchant-{MERCHANT}")
+    assert entry.event_type == "MerchantRegistered"
+    assert entry.event_id == registered.event_id
+    assert entry.data["slug"] == "acme"
+    assert [h.event_type for h in await reads.history("invoice-in_1")] == [
+        "InvoiceIssued",
+        "InvoicePaid",
+    ]
