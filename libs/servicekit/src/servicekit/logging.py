@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import orjson
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 # Loggers that install their own handlers by default; we want them on the root handler only.
@@ -97,12 +98,18 @@ def configure_logging(
 
     renderer: list[Processor]
     if as_json:
+        # Tracebacks never carry local variables: they would print API keys, card numbers and
+        # request bodies that happened to be in scope.
         renderer = [
-            structlog.processors.dict_tracebacks,
+            structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False)),
             structlog.processors.JSONRenderer(serializer=_json_dumps),
         ]
     else:
-        renderer = [structlog.dev.ConsoleRenderer(colors=wants_color(stream))]
+        renderer = [
+            structlog.dev.ConsoleRenderer(
+                colors=wants_color(stream), exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
 
     formatter = structlog.stdlib.ProcessorFormatter(
         # Records from stdlib loggers get the same context; ExtraAdder keeps their `extra=`.
