@@ -1,5 +1,6 @@
-"""The invoicing service as it runs: SubscriptionCreated on billing.subscriptions.events in,
-invoice events on billing.invoices.events out, through the real broker and PostgreSQL.
+"""The invoicing service as it runs: SubscriptionCreated and SubscriptionRenewed on
+billing.subscriptions.events in, invoice events on billing.invoices.events out, through the
+real broker and PostgreSQL.
 
 The service is composed by ``invoicing.bootstrap.install`` on a ``servicekit.Service``, as the
 process does, with the simulated processor wrapped to count the charges it is asked for.
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import datetime
 from uuid import uuid4
 
 import asyncpg
@@ -19,17 +21,17 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from billing_events.contract.events import SubscriptionCreated
+from billing_events.contract.events import SubscriptionCreated, SubscriptionRenewed
 from billing_events.envelope import Envelope
 from billing_events.topics import INVOICES, SUBSCRIPTIONS
 from invoicing.application.invoices import invoice_stream
 from invoicing.bootstrap import Wiring, install
 from invoicing.domain.identity import invoice_number
-from invoicing.domain.subscription_billing import first_invoice_id
+from invoicing.domain.subscription_billing import cycle_invoice_id, first_invoice_id
 from invoicing.settings import Settings
 from servicekit.service import Service
 
-from .conftest import CountingProcessor, fixed_clock
+from .conftest import CountingProcessor, fixed_clock, renewal_of
 
 pytestmark = pytest.mark.integration
 
@@ -104,9 +106,15 @@ async def publish(producer: AIOKafkaProducer, envelope: Envelope, key: str | Non
     )
 
 
-def stream_of(created: Envelope) -> str:
-    assert isinstance(created.data, SubscriptionCreated)
-    return invoice_stream(first_invoice_id(created.merchant_id, created.data.subscription_id))
+def stream_of(trigger: Envelope) -> str:
+    """The invoice stream a SubscriptionCreated or SubscriptionRenewed is billed in."""
+    data = trigger.data
+    if isinstance(data, SubscriptionRenewed):
+        return invoice_stream(
+            cycle_invoice_id(trigger.merchant_id, data.subscription_id, data.current_period_start)
+        )
+    assert isinstance(data, SubscriptionCreated)
+    return invoice_stream(first_invoice_id(trigger.merchant_id, data.subscription_id))
 
 
 async def wait_for_streams(
@@ -197,3 +205,41 @@ async def test_a_redelivered_subscription_created_issues_and_charges_nothing_twi
         created.merchant_id,
     )
     assert numbers == 2
+
+
+async def test_a_renewal_is_invoiced_and_paid_once_even_when_redelivered(
+    invoicing, producer, kafka_bootstrap, subscription_created, processor, pg_pool
+) -> None:
+    merchant_id = f"mer_{uuid4().hex[:12]}"
+    created = await subscription_created("4242424242424242", merchant_id=merchant_id)
+    renewed = renewal_of(created)
+    async with invoice_events(kafka_bootstrap) as consumer:
+        await publish(producer, created)
+        await publish(producer, renewed)
+        seen = await wait_for_streams(consumer, {stream_of(created): 3, stream_of(renewed): 3})
+
+        # The renewal again, then another subscription behind it on the same partition: once
+        # that one is invoiced, the redelivery has been consumed.
+        await publish(producer, renewed)
+        behind = await subscription_created("5555555555554444", merchant_id=merchant_id)
+        await publish(producer, behind, key=renewed.stream_id)
+        await wait_for_streams(consumer, {stream_of(behind): 3})
+
+    events = seen[stream_of(renewed)]
+    assert [e["event_type"] for e in events] == ["InvoiceIssued", "ChargeSucceeded", "InvoicePaid"]
+    assert {e["causation_id"] for e in events} == {str(renewed.event_id)}
+    issued = events[0]["data"]
+    assert (issued["reason"], issued["amount_due"]) == ("subscription_cycle", 2999)
+    assert issued["number"] == invoice_number(merchant_id, 2)
+    assert datetime.fromisoformat(issued["issued_at"]) == renewed.occurred_at
+
+    stored = await pg_pool.fetch(
+        "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY stream_version",
+        stream_of(renewed),
+    )
+    assert [r["event_type"] for r in stored] == ["InvoiceIssued", "ChargeSucceeded", "InvoicePaid"]
+    assert processor.charge_keys.count(f"{issued['invoice_id']}:1") == 1
+    numbers = await pg_pool.fetchval(
+        "SELECT last_sequence FROM invoice_number_counters WHERE merchant_id = $1", merchant_id
+    )
+    assert numbers == 3

@@ -25,7 +25,9 @@ def test_dev_uses_the_shared_development_secret() -> None:
     assert config.processor_sim_secret.get_secret_value() == DEV_SIMULATOR_SECRET
     wiring = install(Service(config), config)
     assert isinstance(wiring.processor, SimulatedProcessor)
-    assert "invoice_number_counters" in " ".join(m.sql for m in wiring.service.migrations)
+    sql = " ".join(m.sql for m in wiring.service.migrations)
+    assert "invoice_number_counters" in sql
+    assert "subscription_terms" in sql
 
 
 @pytest.mark.parametrize(
