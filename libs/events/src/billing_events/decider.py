@@ -57,8 +57,8 @@ async def load(
     *,
     conn: asyncpg.Connection | None = None,
 ) -> Loaded[State]:
-    history = await store.read_stream(stream_id, conn=conn)
-    return Loaded(decider.fold(e.data for e in history), len(history))
+    history = await store.read_payloads(stream_id, conn=conn)
+    return Loaded(decider.fold(history.events), history.version)
 
 
 async def execute(
@@ -80,6 +80,48 @@ async def execute(
     decision always sees the state it is appended after. Raises :class:`Rejected` from
     ``decide``, or :class:`ConcurrencyConflict` after ``max_attempts``.
     """
+    if conn is None:
+        # One connection for the read and the append: a pool round of acquire and release
+        # costs as much Python as building the events.
+        async with store.acquire() as own:
+            return await _execute(
+                store,
+                decider,
+                stream_id,
+                command,
+                merchant_id,
+                correlation_id,
+                causation_id,
+                own,
+                max_attempts,
+                occurred_at,
+            )
+    return await _execute(
+        store,
+        decider,
+        stream_id,
+        command,
+        merchant_id,
+        correlation_id,
+        causation_id,
+        conn,
+        max_attempts,
+        occurred_at,
+    )
+
+
+async def _execute(
+    store: PostgresEventStore,
+    decider: Decider[State, Command],
+    stream_id: str,
+    command: Command,
+    merchant_id: str,
+    correlation_id: uuid.UUID,
+    causation_id: uuid.UUID | None,
+    conn: asyncpg.Connection,
+    max_attempts: int,
+    occurred_at: datetime | None,
+) -> list[Envelope]:
     for attempt in range(1, max_attempts + 1):
         loaded = await load(store, decider, stream_id, conn=conn)
         decided = decider.decide(command, loaded.state)
@@ -92,9 +134,11 @@ async def execute(
                 merchant_id=merchant_id,
                 correlation_id=correlation_id,
                 causation_id=causation_id,
+                # Numbered here so that the store has nothing to copy.
+                stream_version=version,
                 occurred_at=occurred_at,
             )
-            for data in decided
+            for version, data in enumerate(decided, start=loaded.version + 1)
         ]
         try:
             return await store.append(stream_id, loaded.version, envelopes, conn=conn)

@@ -27,4 +27,4 @@ def register(service: Service, settings: Settings) -> None:
     """
     # The subscriptions service's consumers, outbox relay and migrations: see
     # subscriptions.bootstrap.
-    install(service)
+    install(service, settings)

@@ -1,10 +1,12 @@
 """Composition of the subscriptions service: store, handlers, consumers and outbox relay.
 
-``install(service)`` registers everything on a ``servicekit.Service`` (which owns the pool,
-the broker, migrations at start, health and the ordered start/stop)::
+``install(service, settings)`` registers everything on a ``servicekit.Service`` (which owns
+the pool, the broker, migrations at start, health and the ordered start/stop)::
 
-    postgres + migrations (event store, outbox, inbox, invoice links)
-      -> dead-letter producer -> consumers attached -> outbox relay
+    postgres + migrations (event store, outbox, inbox, invoice links, test clocks, schedule)
+      -> dead-letter producer -> handlers built, consumers attached
+      -> subscriptions written before the renewal schedule existed put on it
+      -> outbox relay -> renewal worker (a sweep at once, then every RENEWAL_SCAN_INTERVAL)
       -> kafka consumers start (servicekit, last)
 
 ``subscriptions.app.register`` calls it.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import asyncpg
+import structlog
 
 # Registers every event model in the public registry the store and consumers parse with.
 import billing_events.contract  # noqa: F401
@@ -26,10 +29,25 @@ from billing_events.store import PostgresEventStore
 from servicekit.service import Service
 from subscriptions.adapters.clock import system_clock
 from subscriptions.adapters.kafka import attach_consumers
-from subscriptions.adapters.postgres import MIGRATIONS, PostgresInvoiceLinks, TransactionalOutbox
+from subscriptions.adapters.postgres import (
+    MIGRATIONS,
+    PoolTransactions,
+    PostgresFrozenClocks,
+    PostgresInvoiceLinks,
+    PostgresRenewalSchedule,
+    TransactionalOutbox,
+    unscheduled_subscriptions,
+)
+from subscriptions.adapters.renewal_worker import RenewalWorker
 from subscriptions.application.commands import CommandHandler
 from subscriptions.application.invoice_events import InvoiceEventHandler
+from subscriptions.application.merchant_time import MerchantTime
 from subscriptions.application.ports import Clock
+from subscriptions.application.renewals import ClockEventHandler, RenewalScan
+from subscriptions.application.writer import Writer
+from subscriptions.settings import Settings
+
+log = structlog.stdlib.get_logger(__name__)
 
 # Advisory locks are per database and several services may share one: the relay's lock name
 # must be this service's own, or one service's relay would keep the others' waiting.
@@ -45,10 +63,11 @@ class Wiring:
     relay: OutboxRelay | None = None
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     dead_letters: KafkaDeadLetterPublisher | None = None
+    renewals: RenewalWorker | None = None
 
 
-def install(service: Service, *, clock: Clock = system_clock) -> Wiring:
-    settings = service.settings
+def install(service: Service, settings: Settings, *, clock: Clock = system_clock) -> Wiring:
+    """``clock`` is the wall clock: merchants without a test clock live in its time."""
     wiring = Wiring(service, clock)
     service.add_migrations([*EVENT_STORE_MIGRATIONS, *INBOX_MIGRATIONS, *MIGRATIONS])
 
@@ -62,14 +81,30 @@ def install(service: Service, *, clock: Clock = system_clock) -> Wiring:
         # The pool exists only once the service started, hence attaching here rather than
         # at install time; servicekit starts the broker's consumers after this component.
         pool = service.pool
-        store = PostgresEventStore(pool)
+        clocks = PostgresFrozenClocks(pool)
+        schedule = PostgresRenewalSchedule(pool)
+        writer = Writer(PostgresEventStore(pool), schedule, clocks)
+        merchant_time = MerchantTime(clocks, clock)
+        scan = RenewalScan(writer, merchant_time, clock, PoolTransactions(pool))
+        worker = RenewalWorker(scan, interval=settings.renewal_scan_interval)
+        wiring.renewals = worker
         wiring.consumers = attach_consumers(
             service.broker,
             pool,
             dead_letters,
-            commands=CommandHandler(store, TransactionalOutbox(), clock),
-            invoice_events=InvoiceEventHandler(store, PostgresInvoiceLinks(), clock),
+            commands=CommandHandler(
+                writer,
+                TransactionalOutbox(),
+                merchant_time,
+                test_clocks_enabled=settings.test_clocks_allowed,
+            ),
+            invoice_events=InvoiceEventHandler(writer, PostgresInvoiceLinks(), merchant_time),
+            clock_events=ClockEventHandler(worker),
         )
+        if await schedule.is_empty():
+            adopted = await scan.adopt(await unscheduled_subscriptions(pool))
+            if adopted:
+                log.info("subscriptions put on the renewal schedule", count=adopted)
 
     service.add_component("subscriptions-consumers", attach)
 
@@ -83,6 +118,16 @@ def install(service: Service, *, clock: Clock = system_clock) -> Wiring:
             wiring.relay.stop()
 
     service.add_task("outbox-relay", run_relay, stop_relay)
+
+    async def run_renewals() -> None:
+        assert wiring.renewals is not None  # built by the consumers' component, started first
+        await wiring.renewals.run()
+
+    def stop_renewals() -> None:
+        if wiring.renewals is not None:
+            wiring.renewals.stop()
+
+    service.add_task("renewals", run_renewals, stop_renewals)
     service.add_check("outbox-lag", lambda: _lag(service.pool))
     return wiring
 

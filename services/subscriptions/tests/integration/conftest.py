@@ -18,10 +18,20 @@ from billing_events.envelope import ContractError, Envelope, EventData, new_enve
 from billing_events.postgres import migrate
 from billing_events.store import MIGRATIONS as EVENT_STORE_MIGRATIONS
 from billing_events.store import PostgresEventStore
-from billing_events.topics import CUSTOMERS, PLANS, SUBSCRIPTIONS
-from subscriptions.adapters.postgres import MIGRATIONS, PostgresInvoiceLinks, TransactionalOutbox
+from billing_events.topics import CLOCKS, CUSTOMERS, PLANS, SUBSCRIPTIONS
+from subscriptions.adapters.postgres import (
+    MIGRATIONS,
+    PoolTransactions,
+    PostgresFrozenClocks,
+    PostgresInvoiceLinks,
+    PostgresRenewalSchedule,
+    TransactionalOutbox,
+)
 from subscriptions.application.commands import CommandHandler, target_stream
 from subscriptions.application.invoice_events import InvoiceEventHandler
+from subscriptions.application.merchant_time import MerchantTime
+from subscriptions.application.renewals import RenewalScan
+from subscriptions.application.writer import Writer
 
 MERCHANT = "mer_it"
 FIXED_NOW = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
@@ -42,13 +52,42 @@ def store(db: asyncpg.Pool) -> PostgresEventStore:
 
 
 @pytest.fixture
-def command_handler(store: PostgresEventStore) -> CommandHandler:
-    return CommandHandler(store, TransactionalOutbox(), lambda: FIXED_NOW)
+def schedule(db: asyncpg.Pool) -> PostgresRenewalSchedule:
+    return PostgresRenewalSchedule(db)
 
 
 @pytest.fixture
-def invoice_handler(store: PostgresEventStore) -> InvoiceEventHandler:
-    return InvoiceEventHandler(store, PostgresInvoiceLinks(), lambda: FIXED_NOW)
+def frozen_clocks(db: asyncpg.Pool) -> PostgresFrozenClocks:
+    return PostgresFrozenClocks(db)
+
+
+@pytest.fixture
+def writer(
+    store: PostgresEventStore,
+    schedule: PostgresRenewalSchedule,
+    frozen_clocks: PostgresFrozenClocks,
+) -> Writer:
+    return Writer(store, schedule, frozen_clocks)
+
+
+@pytest.fixture
+def merchant_time(frozen_clocks: PostgresFrozenClocks) -> MerchantTime:
+    return MerchantTime(frozen_clocks, lambda: FIXED_NOW)
+
+
+@pytest.fixture
+def command_handler(writer: Writer, merchant_time: MerchantTime) -> CommandHandler:
+    return CommandHandler(writer, TransactionalOutbox(), merchant_time)
+
+
+@pytest.fixture
+def invoice_handler(writer: Writer, merchant_time: MerchantTime) -> InvoiceEventHandler:
+    return InvoiceEventHandler(writer, PostgresInvoiceLinks(), merchant_time)
+
+
+@pytest.fixture
+def renewal_scan(db: asyncpg.Pool, writer: Writer, merchant_time: MerchantTime) -> RenewalScan:
+    return RenewalScan(writer, merchant_time, lambda: FIXED_NOW, PoolTransactions(db))
 
 
 def command(
@@ -164,7 +203,7 @@ class EventWatcher:
 
 @pytest_asyncio.fixture
 async def watcher(kafka_bootstrap: str) -> AsyncIterator[EventWatcher]:
-    topics = [t.name for t in (PLANS, CUSTOMERS, SUBSCRIPTIONS)]
+    topics = [t.name for t in (PLANS, CUSTOMERS, SUBSCRIPTIONS, CLOCKS)]
     watching = EventWatcher(kafka_bootstrap, topics)
     await watching.start()
     yield watching

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -157,11 +158,11 @@ class ReadTogether(PostgresEventStore):
 
 
 async def test_twenty_concurrent_cancels_give_exactly_one_cancellation(
-    db, store, command_handler, deliver, make_command
+    db, store, writer, merchant_time, command_handler, deliver, make_command
 ) -> None:
     await set_up_subscription(command_handler, deliver, make_command)
     racing = ReadTogether(db, "subscription-sub_1", parties=20)
-    handler = CommandHandler(racing, TransactionalOutbox(), lambda: FIXED_NOW)
+    handler = CommandHandler(replace(writer, store=racing), TransactionalOutbox(), merchant_time)
     cancels = [
         make_command(CancelSubscription(subscription_id="sub_1", reason="too_expensive"))
         for _ in range(20)

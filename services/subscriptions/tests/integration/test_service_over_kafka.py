@@ -16,11 +16,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from litestar.testing import AsyncTestClient
 
 from billing_events.contract.commands import (
+    AdvanceTestClock,
     AttachPaymentMethod,
     CancelSubscription,
     CreatePlan,
     CreateSubscription,
     RegisterCustomer,
+    UpdateSubscriptionPaymentMethod,
 )
 from billing_events.contract.common import CardSummary
 from billing_events.contract.events import (
@@ -35,6 +37,7 @@ from billing_events.postgres import create_pool
 from billing_events.store import PostgresEventStore
 from billing_events.topics import INVOICES, SUBSCRIPTIONS_COMMANDS, dead_letter_topic
 from subscriptions.app import create_app
+from subscriptions.domain.periods import add_months
 from subscriptions.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -354,3 +357,103 @@ async def test_malformed_command_is_dead_lettered_and_the_next_one_processed(
     mine = [r for r in letters if marker in r.value]
     assert len(mine) == 1
     assert dict(mine[0].headers)["dlq.reason"] == b"malformed"
+
+
+async def activate(sender: Sender, watcher, names: dict[str, str]) -> Envelope:
+    """Invoicing's part, played by the test: the first invoice is issued and paid now."""
+    now = datetime.now(UTC)
+    await sender.invoice_event(first_invoice(names, now), names["in"])
+    paid = await sender.invoice_event(
+        InvoicePaid(
+            invoice_id=names["in"],
+            customer_id=names["cus"],
+            subscription_id=names["sub"],
+            amount_paid=2999,
+            currency="USD",
+            paid_at=now,
+        ),
+        names["in"],
+    )
+    activated = await watcher.answer_to(paid)
+    assert activated.event_type == "SubscriptionActivated"
+    return activated
+
+
+async def test_advancing_the_test_clock_three_months_publishes_three_renewals_in_order(
+    service, watcher, producer
+) -> None:
+    sender = Sender(producer, f"mer_{uuid.uuid4().hex[:8]}")
+    names = ids()
+    await create_subscription(sender, watcher, names)
+    start = (await activate(sender, watcher, names)).data.current_period_start
+
+    clock_stream = f"clock-{sender.merchant_id}"
+    target = add_months(start, 3) + timedelta(minutes=1)
+    advance = await sender.command(
+        AdvanceTestClock(merchant_id=sender.merchant_id, advance_to=target), clock_stream
+    )
+    advanced = await watcher.answer_to(advance)
+    assert advanced.event_type == "TestClockAdvanced"
+    assert (advanced.stream_id, advanced.data.frozen_time) == (clock_stream, target)
+
+    stream_id = f"subscription-{names['sub']}"
+    renewed = await watcher.wait_for(
+        lambda e: e.stream_id == stream_id and e.event_type == "SubscriptionRenewed", count=3
+    )
+    # In the topic's order, which is the stream's.
+    assert [e.stream_version for e in renewed] == [3, 4, 5]
+    assert [(e.data.current_period_start, e.data.current_period_end) for e in renewed] == [
+        (add_months(start, n), add_months(start, n + 1)) for n in (1, 2, 3)
+    ]
+    assert [e.occurred_at for e in renewed] == [add_months(start, n) for n in (1, 2, 3)]
+    assert all(e.causation_id == advanced.event_id for e in renewed)
+    assert all(e.correlation_id == advance.correlation_id for e in renewed)
+
+    backwards = await sender.command(
+        AdvanceTestClock(merchant_id=sender.merchant_id, advance_to=start), clock_stream
+    )
+    rejected = await watcher.answer_to(backwards)
+    assert rejected.event_type == "CommandRejected"
+    assert (rejected.stream_id, rejected.data.code) == (clock_stream, "clock_backwards")
+
+
+async def test_update_payment_method_over_kafka(service, watcher, producer) -> None:
+    sender = Sender(producer, f"mer_{uuid.uuid4().hex[:8]}")
+    names = ids()
+    await create_subscription(sender, watcher, names)
+    await activate(sender, watcher, names)
+    customer_stream = f"customer-{names['cus']}"
+    mastercard = CardSummary(
+        payment_method_id=f"{names['pm']}_mc",
+        brand="mastercard",
+        last4="4444",
+        exp_month=6,
+        exp_year=2031,
+    )
+    attached = await sender.command(
+        AttachPaymentMethod(customer_id=names["cus"], card=mastercard), customer_stream
+    )
+    assert (await watcher.answer_to(attached)).event_type == "PaymentMethodAttached"
+
+    stream_id = f"subscription-{names['sub']}"
+    update = await sender.command(
+        UpdateSubscriptionPaymentMethod(
+            subscription_id=names["sub"], payment_method_id=mastercard.payment_method_id
+        ),
+        stream_id,
+    )
+    updated = await watcher.answer_to(update)
+    assert updated.event_type == "PaymentMethodUpdated"
+    assert updated.data.payment_method == mastercard
+
+    foreign = await sender.command(
+        UpdateSubscriptionPaymentMethod(
+            subscription_id=names["sub"], payment_method_id="pm_not_this_customers"
+        ),
+        stream_id,
+    )
+    rejected = await watcher.answer_to(foreign)
+    assert (rejected.event_type, rejected.data.code) == (
+        "CommandRejected",
+        "payment_method_not_found",
+    )

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,7 +24,12 @@ from billing_events.envelope import Envelope, EventData, new_envelope
 from billing_events.store import ConcurrencyConflict
 from subscriptions.application.commands import CommandHandler, target_stream
 from subscriptions.application.invoice_events import InvoiceEventHandler
-from subscriptions.application.ports import InvoiceLink
+from subscriptions.application.merchant_time import MerchantTime
+from subscriptions.application.ports import DueSubscription, InvoiceLink
+from subscriptions.application.renewals import RenewalScan
+from subscriptions.application.writer import Writer
+from subscriptions.domain.clock import TestClock
+from subscriptions.domain.subscription import Subscription, due_at
 
 MERCHANT = "mer_1"
 NOW = datetime(2025, 1, 31, 12, 0, tzinfo=UTC)
@@ -93,6 +99,68 @@ class InMemoryInvoiceLinks:
         return self.links.get((merchant_id, invoice_id))
 
 
+class InMemoryFrozenClocks:
+    def __init__(self) -> None:
+        self.clocks: dict[str, tuple[TestClock, int]] = {}
+
+    async def frozen_time(self, merchant_id: str, *, conn: object = None) -> datetime | None:
+        found = self.clocks.get(merchant_id)
+        return found[0].frozen_time if found is not None else None
+
+    async def record(self, clock: TestClock, version: int, *, conn: object) -> None:
+        current = self.clocks.get(clock.merchant_id)
+        if current is None or current[1] <= version:
+            self.clocks[clock.merchant_id] = (clock, version)
+
+
+class InMemoryRenewalSchedule:
+    """The renewal schedule with the real one's version rule and due query."""
+
+    def __init__(self, clocks: InMemoryFrozenClocks) -> None:
+        self.clocks = clocks
+        self.rows: dict[str, tuple[str, Subscription, int]] = {}
+
+    async def record(
+        self, merchant_id: str, subscription: Subscription, version: int, *, conn: object
+    ) -> None:
+        current = self.rows.get(subscription.subscription_id)
+        if current is None or current[2] <= version:
+            self.rows[subscription.subscription_id] = (merchant_id, subscription, version)
+
+    async def due(
+        self,
+        wall_clock_now: datetime,
+        *,
+        merchant_id: str | None = None,
+        exclude: Sequence[str] = (),
+        limit: int = 100,
+    ) -> list[DueSubscription]:
+        found = []
+        for subscription_id, (merchant, subscription, _) in self.rows.items():
+            moment = due_at(subscription)
+            now = await self.clocks.frozen_time(merchant) or wall_clock_now
+            if moment is None or moment > now or subscription_id in exclude:
+                continue
+            if merchant_id is None or merchant == merchant_id:
+                found.append(DueSubscription(subscription_id, merchant, moment))
+        return sorted(found, key=lambda d: (d.due_at, d.subscription_id))[:limit]
+
+    def entry(self, subscription_id: str) -> Subscription:
+        return self.rows[subscription_id][1]
+
+
+class FakeTransactions:
+    """No database: the in-memory ports ignore the connection they are given."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[object]:
+        self.opened += 1
+        yield object()
+
+
 class ManualClock:
     def __init__(self, now: datetime = NOW) -> None:
         self.now = now
@@ -128,17 +196,46 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
+def frozen_clocks() -> InMemoryFrozenClocks:
+    return InMemoryFrozenClocks()
+
+
+@pytest.fixture
+def schedule(frozen_clocks: InMemoryFrozenClocks) -> InMemoryRenewalSchedule:
+    return InMemoryRenewalSchedule(frozen_clocks)
+
+
+@pytest.fixture
+def writer(
+    store: InMemoryEventStore,
+    schedule: InMemoryRenewalSchedule,
+    frozen_clocks: InMemoryFrozenClocks,
+) -> Writer:
+    return Writer(store, schedule, frozen_clocks)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def merchant_time(frozen_clocks: InMemoryFrozenClocks, clock: ManualClock) -> MerchantTime:
+    return MerchantTime(frozen_clocks, clock)
+
+
+@pytest.fixture
 def command_handler(
-    store: InMemoryEventStore, outbox: RecordingOutbox, clock: ManualClock
+    writer: Writer, outbox: RecordingOutbox, merchant_time: MerchantTime
 ) -> CommandHandler:
-    return CommandHandler(store, outbox, clock)
+    return CommandHandler(writer, outbox, merchant_time)
 
 
 @pytest.fixture
 def invoice_handler(
-    store: InMemoryEventStore, links: InMemoryInvoiceLinks, clock: ManualClock
+    writer: Writer, links: InMemoryInvoiceLinks, merchant_time: MerchantTime
 ) -> InvoiceEventHandler:
-    return InvoiceEventHandler(store, links, clock)
+    return InvoiceEventHandler(writer, links, merchant_time)
+
+
+@pytest.fixture
+def renewal_scan(writer: Writer, merchant_time: MerchantTime, clock: ManualClock) -> RenewalScan:
+    return RenewalScan(writer, merchant_time, clock, FakeTransactions())  # type: ignore[arg-type]
 
 
 def envelope_for(

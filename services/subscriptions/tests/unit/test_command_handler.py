@@ -15,7 +15,7 @@ from billing_events.contract.commands import (
 from billing_events.contract.common import CardSummary
 from billing_events.contract.events import CommandRejected, SubscriptionCreated
 from billing_events.envelope import Envelope
-from subscriptions.application.aggregates import SUBSCRIPTIONS, Context, execute
+from subscriptions.application.aggregates import SUBSCRIPTIONS, Context
 from subscriptions.application.commands import CommandHandler
 from subscriptions.domain import rejection
 from subscriptions.domain.subscription import ActivateSubscription
@@ -163,19 +163,20 @@ async def test_cancel_of_unknown_subscription_is_rejected(outbox, send) -> None:
     assert outbox.published[0].stream_id == "subscription-sub_nope"
 
 
-async def activate(store, clock) -> None:
+async def activate(writer, clock) -> None:
     envelope_source = uuid.uuid4()
-    await execute(
-        store,
+    await writer.execute(
         SUBSCRIPTIONS,
         "sub_1",
         ActivateSubscription("in_1", clock.now),
         Context(MERCHANT, uuid.uuid4(), envelope_source, clock.now),
+        conn=object(),
     )
 
 
 async def test_concurrent_cancels_give_exactly_one_cancellation(
     store,
+    writer,
     outbox,
     catalog,
     send,
@@ -186,7 +187,7 @@ async def test_concurrent_cancels_give_exactly_one_cancellation(
 ) -> None:
     await catalog()
     await send(new_subscription())
-    await activate(store, clock)
+    await activate(writer, clock)
     clock.advance(timedelta(days=2))
     cancels: list[Envelope] = [
         make_envelope(CancelSubscription(subscription_id="sub_1", reason="unused"))

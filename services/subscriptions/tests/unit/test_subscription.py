@@ -308,7 +308,6 @@ def test_evolve_follows_renewal_hold_revocation_and_card_change() -> None:
         CancellationRevoked(subscription_id="sub_1"),
         SubscriptionRenewed(
             subscription_id="sub_1",
-            invoice_id="in_2",
             current_period_start=datetime(2025, 2, 28, 10, tzinfo=UTC),
             current_period_end=datetime(2025, 3, 31, 10, tzinfo=UTC),
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from billing_events.contract.events import (
     CancellationScheduled,
     SubscriptionActivated,
     SubscriptionCanceled,
+    SubscriptionRenewed,
 )
 from billing_events.envelope import EventData
 from subscriptions.domain import subscription as sub
@@ -23,6 +25,7 @@ EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 CARD = CardSummary(
     payment_method_id="pm_1", brand="visa", last4="4242", exp_month=12, exp_year=2099
 )
+OTHER_CARD = CARD.model_copy(update={"payment_method_id": "pm_2", "last4": "4444"})
 
 
 def plan(interval: str) -> PlanSnapshot:
@@ -64,6 +67,8 @@ commands: st.SearchStrategy[sub.SubscriptionCommand] = st.one_of(
         message=st.just("declined"),
     ),
     st.just(sub.EndScheduledCancellation()),
+    st.builds(sub.RenewDuePeriods, max_periods=st.integers(min_value=1, max_value=40)),
+    st.builds(sub.ChangePaymentMethod, card=st.sampled_from([CARD, OTHER_CARD])),
 )
 steps = st.lists(st.tuples(commands, moments), max_size=25)
 
@@ -125,9 +130,31 @@ def test_activation_and_scheduling_never_go_back_in_time(
     assert len(activations) <= 1
     for activated in activations:
         assert activated.current_period_end > activated.current_period_start
-    for scheduled in (e for e in history if isinstance(e, CancellationScheduled)):
-        assert activations, "only an active subscription can be scheduled to cancel"
-        assert scheduled.cancel_at == activations[0].current_period_end
+    state: sub.SubscriptionState = None
+    for event in history:
+        if isinstance(event, CancellationScheduled):
+            assert activations, "only an active subscription can be scheduled to cancel"
+            assert state is not None
+            assert event.cancel_at == state.current_period_end
+        state = sub.evolve(state, event)
+
+
+@settings(max_examples=300)
+@given(script=steps)
+def test_periods_follow_each_other_without_gap_or_overlap(
+    script: list[tuple[sub.SubscriptionCommand, datetime]],
+) -> None:
+    _, history = play(script)
+    periods = [
+        (e.current_period_start, e.current_period_end)
+        for e in history
+        if isinstance(e, SubscriptionActivated | SubscriptionRenewed)
+    ]
+    for (_, previous_end), (start, end) in itertools.pairwise(periods):
+        assert start == previous_end
+        assert end > start
+    if any(isinstance(e, SubscriptionRenewed) for e in history):
+        assert any(isinstance(e, SubscriptionActivated) for e in history)
 
 
 @settings(max_examples=300)

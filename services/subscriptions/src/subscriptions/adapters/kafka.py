@@ -1,4 +1,5 @@
-"""Kafka consumers of the service: its command topic and the invoice events it reacts to.
+"""Kafka consumers of the service: its command topic, the invoice events it reacts to and the
+test clock events that trigger renewal scans.
 
 Both go through ``billing_events.consumer.IdempotentConsumer``: each message is handled in one
 PostgreSQL transaction together with its inbox row, retried, then dead-lettered if it keeps
@@ -15,10 +16,11 @@ from billing_events.consumer import Handler, IdempotentConsumer
 from billing_events.contract.commands import command_registry
 from billing_events.dead_letter import DeadLetterPublisher
 from billing_events.envelope import registry
-from billing_events.topics import INVOICES, SUBSCRIPTIONS_COMMANDS
+from billing_events.topics import CLOCKS, INVOICES, SUBSCRIPTIONS_COMMANDS
 
 COMMANDS_CONSUMER = "subscriptions.commands"
 INVOICE_EVENTS_CONSUMER = "subscriptions.invoice-events"
+CLOCK_EVENTS_CONSUMER = "subscriptions.clock-events"
 
 
 def attach_consumers(
@@ -28,25 +30,19 @@ def attach_consumers(
     *,
     commands: Handler,
     invoice_events: Handler,
+    clock_events: Handler,
     max_attempts: int = 5,
 ) -> list[IdempotentConsumer]:
     """Subscribe the handlers to their topics; call before the broker's consumers start."""
-    command_consumer = IdempotentConsumer(
-        pool,
-        command_registry,
-        COMMANDS_CONSUMER,
-        commands,
-        dead_letters,
-        max_attempts=max_attempts,
-    )
-    command_consumer.attach(broker, SUBSCRIPTIONS_COMMANDS.name, group_id=COMMANDS_CONSUMER)
-    invoice_consumer = IdempotentConsumer(
-        pool,
-        registry,
-        INVOICE_EVENTS_CONSUMER,
-        invoice_events,
-        dead_letters,
-        max_attempts=max_attempts,
-    )
-    invoice_consumer.attach(broker, INVOICES.name, group_id=INVOICE_EVENTS_CONSUMER)
-    return [command_consumer, invoice_consumer]
+    consumers = []
+    for name, event_registry, handler, topic in (
+        (COMMANDS_CONSUMER, command_registry, commands, SUBSCRIPTIONS_COMMANDS.name),
+        (INVOICE_EVENTS_CONSUMER, registry, invoice_events, INVOICES.name),
+        (CLOCK_EVENTS_CONSUMER, registry, clock_events, CLOCKS.name),
+    ):
+        consumer = IdempotentConsumer(
+            pool, event_registry, name, handler, dead_letters, max_attempts=max_attempts
+        )
+        consumer.attach(broker, topic, group_id=name)
+        consumers.append(consumer)
+    return consumers

@@ -211,9 +211,7 @@ class PostgresRenewalSchedule:
             list(exclude),
             limit,
         )
-        return [
-            DueSubscription(r["subscription_id"], r["merchant_id"], r["due_at"]) for r in rows
-        ]
+        return [DueSubscription(r["subscription_id"], r["merchant_id"], r["due_at"]) for r in rows]
 
     async def is_empty(self) -> bool:
         return not await self._pool.fetchval("SELECT EXISTS (SELECT 1 FROM renewal_schedule)")

@@ -187,9 +187,7 @@ async def execute(
         if after_append is not None:
             assert conn is not None  # checked on entry
             new_state = aggregate.fold(appended, loaded.state)
-            await after_append(
-                context.merchant_id, new_state, appended[-1].stream_version, conn
-            )
+            await after_append(context.merchant_id, new_state, appended[-1].stream_version, conn)
         return appended
     raise AssertionError("unreachable")  # the loop returns or raises
 

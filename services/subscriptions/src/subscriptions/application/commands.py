@@ -2,9 +2,10 @@
 
 Each command names its target stream (``plan-…``, ``customer-…``, ``subscription-…``,
 ``clock-…``); it is decided against that stream's current state, at the merchant's current
-time, and the events are appended with the version that was read. A refused command leaves the stream unchanged and is answered with a
-``CommandRejected`` on the target's event topic (through the outbox, in the same transaction as
-the inbox record), so the sender always hears back, exactly once.
+time, and the events are appended with the version that was read. A refused command leaves
+the stream unchanged and is answered with a ``CommandRejected`` on the target's event topic
+(through the outbox, in the same transaction as the inbox record), so the sender always hears
+back, exactly once.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from billing_events.envelope import Envelope
 from subscriptions.application.aggregates import (
     CLOCKS,
     SUBSCRIPTIONS,
-    Aggregate,
     AfterAppend,
+    Aggregate,
     Context,
     execute,
 )

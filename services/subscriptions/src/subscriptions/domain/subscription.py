@@ -1,10 +1,13 @@
 """Subscription: a customer paying a plan's price every interval with one card.
 
-Life cycle in this issue::
+Life cycle::
 
     StartSubscription ──> incomplete ──first invoice paid──> active ──cancel──> canceled
                               │    └──first charge failed──> incomplete_expired
                               └──cancel──> canceled
+
+    active ──period end──> active, next period (SubscriptionRenewed)
+    active, cancel_at set ──that period's end──> canceled (at_period_end)
 
 When the merchant's clock passes the end of an active subscription's period,
 ``RenewDuePeriods`` starts the next period (``SubscriptionRenewed``, which invoicing bills),
@@ -364,9 +367,7 @@ def _renew_due_periods(
         if state.cancel_at is not None and state.cancel_at <= period_end_:
             events.append(_canceled_at_period_end(state, state.cancel_at))
             break
-        next_end = period_end(
-            period_end_, state.plan.interval, anchor_day=state.billing_anchor_day
-        )
+        next_end = period_end(period_end_, state.plan.interval, anchor_day=state.billing_anchor_day)
         events.append(
             SubscriptionRenewed(
                 subscription_id=state.subscription_id,
