@@ -51,10 +51,19 @@ def test_advancing_backwards_is_rejected() -> None:
     assert frozen.isoformat() in caught.value.message
 
 
-def test_a_first_advance_into_the_past_is_rejected() -> None:
+def test_the_first_setting_may_start_in_the_past_then_only_forward() -> None:
+    past = WALL - timedelta(days=180)
+    [event] = clock.decide(advance(past), None, WALL)
+    assert event == TestClockAdvanced(merchant_id="mer_1", frozen_time=past)
     with pytest.raises(Rejected) as caught:
-        clock.decide(advance(WALL - timedelta(days=1)), None, WALL)
+        clock.decide(advance(past - timedelta(seconds=1)), clock.evolve(None, event), WALL)
     assert caught.value.code == CLOCK_BACKWARDS
+
+
+def test_the_first_setting_is_bounded_in_the_past_too() -> None:
+    with pytest.raises(Rejected) as caught:
+        clock.decide(advance(WALL - clock.MAX_ADVANCE - timedelta(days=1)), None, WALL)
+    assert caught.value.code == CLOCK_ADVANCE_TOO_FAR
 
 
 def test_advancing_to_the_same_time_is_accepted() -> None:

@@ -3,8 +3,10 @@
 Like Stripe's test clocks: in development and tests a merchant's time can be pushed forward so
 that renewals and expiries happen now instead of in a month. Before its first advance a
 merchant has no test clock and lives in wall-clock time; from then on its time is frozen at
-the latest ``frozen_time`` until advanced again. Time never runs backwards: what already
-happened (a renewal dated the 1st of March) must stay in the past.
+the latest ``frozen_time`` until advanced again. The first setting may start in the past, as a
+Stripe test clock is created at any frozen time, so a demo or a test can build up a history
+that ends today. After that time never runs backwards: what already happened (a renewal dated
+the 1st of March) must stay in the past.
 """
 
 from __future__ import annotations
@@ -53,13 +55,13 @@ def decide(command: ClockCommand, state: ClockState, now: datetime) -> list[Even
         raise Rejected(INVALID_COMMAND, "the command names another merchant than its clock")
     current = merchant_now(state, now)
     target = command.advance_to.astimezone(UTC)
-    if target < current:
+    if state is not None and target < current:
         raise Rejected(
             CLOCK_BACKWARDS,
             f"the test clock reads {current.isoformat()}; it cannot go back to "
             f"{target.isoformat()}",
         )
-    if target - current > MAX_ADVANCE:
+    if abs(target - current) > MAX_ADVANCE:
         raise Rejected(
             CLOCK_ADVANCE_TOO_FAR,
             f"the test clock reads {current.isoformat()}; one advance may move it at most "
