@@ -35,7 +35,10 @@ _SUPPORTED = {
 }  # fmt: skip
 
 _OFFSETS = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-3))]
-_EMAILS = st.from_regex(r"[a-z][a-z0-9.]{0,10}[a-z0-9]@[a-z]{2,12}\.(com|org|net)", fullmatch=True)
+# Dots only between characters: "a..b@x.com" is not an address (RFC 5322 dot-atom).
+_EMAILS = st.from_regex(
+    r"[a-z][a-z0-9]{0,5}(\.[a-z0-9]{1,5}){0,2}@[a-z]{2,12}\.(com|org|net)", fullmatch=True
+)
 
 
 def _resolve(schema: JsonObject, root: JsonObject) -> JsonObject:
