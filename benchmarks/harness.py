@@ -76,6 +76,11 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def paired(ours: list[float], theirs: list[float]) -> float:
+    """Median of the run-by-run ratios: each pair was measured back to back."""
+    return median([o / t for o, t in zip(ours, theirs, strict=True)])
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -45,7 +45,7 @@ EXIT_HARD_STOP = 70
 
 # uvicorn gets this share of the shutdown budget for in-flight requests; the lifespan
 # (components) gets its own share, see servicekit.service.
-_IN_FLIGHT_SHARE = 0.4
+IN_FLIGHT_SHARE = 0.4
 _HARD_STOP_MARGIN = 5.0
 
 
@@ -130,7 +130,7 @@ def run(app: Litestar, settings: ServiceSettings) -> int:
         log_config=None,  # servicekit.logging routes uvicorn's loggers through structlog
         access_log=False,  # the correlation middleware writes one line per request instead
         server_header=False,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout * _IN_FLIGHT_SHARE)),
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout * IN_FLIGHT_SHARE)),
     )
     server = _Server(config, hard_stop_after=settings.shutdown_timeout + _HARD_STOP_MARGIN)
     service: Service | None = getattr(app.state, "service", None)

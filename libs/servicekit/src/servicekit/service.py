@@ -47,9 +47,9 @@ from servicekit.settings import ServiceSettings
 
 log = structlog.stdlib.get_logger("servicekit.service")
 
-# How the shutdown budget (settings.shutdown_timeout) is shared; the runner's hard stop
-# comes after the whole budget, so these parts must add up to less than 1.
-IN_FLIGHT_REQUESTS_SHARE = 0.4
+# How the shutdown budget (settings.shutdown_timeout) is shared: in-flight requests get
+# runner.IN_FLIGHT_SHARE, the components this share; the runner's hard stop comes after the
+# whole budget, so the two must add up to less than 1.
 COMPONENTS_SHARE = 0.5
 CONSUMER_GRACE_SHARE = 0.25  # part of the components' share: in-flight messages finish
 

@@ -38,6 +38,7 @@ from portal_gateway.api.admin_routes import Rebuild, admin_router
 from portal_gateway.api.merchant_routes import merchant_router
 from portal_gateway.application.merchant_api import MerchantApi, Timeouts
 from portal_gateway.application.merchants import Merchants
+from portal_gateway.application.test_clocks import TestClocks
 from portal_gateway.domain.idempotency import KEY_LIFETIME
 from portal_gateway.settings import Settings
 from servicekit import Service
@@ -111,6 +112,11 @@ class GatewayRuntime:
         return part
 
     @property
+    def clocks(self) -> TestClocks:
+        part: TestClocks = self._part("clocks")
+        return part
+
+    @property
     def api(self) -> MerchantApi:
         part: MerchantApi = self._part("api")
         return part
@@ -159,6 +165,9 @@ class GatewayRuntime:
                 timeouts=Timeouts(
                     command=settings.command_timeout, activation=settings.activation_timeout
                 ),
+            ),
+            "clocks": TestClocks(
+                commands=commands, reads=read_model, timeout=settings.command_timeout
             ),
             "consumer": consumer,
         }
@@ -231,6 +240,7 @@ def gateway_routers(runtime: GatewayRuntime, settings: Settings) -> list[Router]
             merchants=lambda: runtime.merchants,
             reads=lambda: runtime.read_model,
             rebuild=lambda: rebuild,
+            clocks=lambda: runtime.clocks,
         ),
     ]
 

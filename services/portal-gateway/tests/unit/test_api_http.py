@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from billing_events.contract.commands import (
+    AdvanceTestClock,
     AttachPaymentMethod,
     CancelSubscription,
     CreatePlan,
@@ -41,7 +42,14 @@ from portal_gateway.application.ports import (
     CustomerView,
     SubscriptionView,
 )
-from portal_gateway.application.views import HistoryEntry, PlanView, SubscriptionDetail
+from portal_gateway.application.test_clocks import TestClocks
+from portal_gateway.application.views import (
+    HistoryEntry,
+    InvoiceDetail,
+    PlanView,
+    SubscriptionDetail,
+    TestClockView,
+)
 from portal_gateway.domain.idempotency import (
     KeyState,
     StoredRequest,
@@ -70,6 +78,9 @@ class World:
     customers: dict[tuple[str, str], CustomerView] = field(default_factory=dict)
     cards: dict[tuple[str, str, str], CardView] = field(default_factory=dict)
     subscriptions: dict[tuple[str, str], SubscriptionDetail] = field(default_factory=dict)
+    invoice_rows: list[InvoiceDetail] = field(default_factory=list)
+    merchant_ids: set[str] = field(default_factory=set)
+    clocks: dict[str, TestClockView] = field(default_factory=dict)
     sent: list[tuple[EventData, str, str]] = field(default_factory=list)
     # What happens to the next commands: "accept", "reject:<code>", "timeout".
     mode: str = "accept"
@@ -108,6 +119,41 @@ class World:
                 data={"subscription_id": stream_id},
             )
         ]
+
+    async def invoice(self, merchant_id: str, invoice_id: str) -> InvoiceDetail | None:
+        return next(
+            (
+                i
+                for i in self.invoice_rows
+                if (i.merchant_id, i.invoice_id) == (merchant_id, invoice_id)
+            ),
+            None,
+        )
+
+    async def invoices(
+        self,
+        merchant_id: str,
+        *,
+        subscription_id: str | None = None,
+        customer_id: str | None = None,
+        limit: int = 100,
+    ) -> list[InvoiceDetail]:
+        found = [
+            i
+            for i in self.invoice_rows
+            if i.merchant_id == merchant_id
+            and subscription_id in (None, i.subscription_id)
+            and customer_id in (None, i.customer_id)
+        ]
+        found.sort(key=lambda i: (i.issued_at, i.number), reverse=True)
+        return found[:limit]
+
+    # ClockReads
+    async def merchant(self, merchant_id: str) -> Any:
+        return merchant_id if merchant_id in self.merchant_ids else None
+
+    async def test_clock(self, merchant_id: str) -> TestClockView | None:
+        return self.clocks.get(merchant_id)
 
     # CommandGateway
     async def send(
@@ -165,6 +211,14 @@ class World:
                 )
             case CreateSubscription():
                 self._subscribe(command, merchant_id)
+            case AdvanceTestClock():
+                previous = self.clocks.get(merchant_id)
+                self.clocks[merchant_id] = TestClockView(
+                    merchant_id=merchant_id,
+                    frozen_time=command.advance_to,
+                    advanced_at=command.advance_to,
+                    version=previous.version + 1 if previous else 1,
+                )
             case CancelSubscription():
                 key = (merchant_id, command.subscription_id)
                 current = self.subscriptions[key]
@@ -318,6 +372,7 @@ async def build(processor: Any = None, log_stream: io.StringIO | None = None) ->
         clock=lambda: NOW,
         timeouts=Timeouts(command=0.1, activation=0.1),
     )
+    clocks = TestClocks(commands=world, reads=world, timeout=0.1)
     # servicekit's app shell: correlation ids, its logging of unhandled errors, our routers.
     service = Service(settings())
     service.add_routes(
@@ -331,6 +386,7 @@ async def build(processor: Any = None, log_stream: io.StringIO | None = None) ->
             merchants=lambda: merchants,
             reads=lambda: world,
             rebuild=lambda: _no_rebuild,
+            clocks=lambda: clocks,
         ),
     )
     if log_stream is not None:
@@ -349,6 +405,7 @@ async def build(processor: Any = None, log_stream: io.StringIO | None = None) ->
         registered = await merchants.register(NewMerchant(name=name))
         keys[name] = registered.api_key
         ids[name] = registered.merchant.merchant_id
+        world.merchant_ids.add(registered.merchant.merchant_id)
     return Harness(client, world, merchants, keys, ids, idempotency)
 
 

@@ -7,12 +7,12 @@ answers once the gateway's projection shows its outcome (bounded wait, then 202)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from payments import CardInput
@@ -22,6 +22,8 @@ from portal_gateway.api.idempotency import IdempotencyMiddleware, IdempotencySto
 from portal_gateway.api.presenters import (
     customer_out,
     event_list,
+    invoice_list,
+    invoice_out,
     payment_method_out,
     plan_out,
     portal_session_out,
@@ -32,6 +34,8 @@ from portal_gateway.api.schemas import (
     CustomerOut,
     ErrorBody,
     EventList,
+    InvoiceList,
+    InvoiceOut,
     PaymentMethodCreate,
     PaymentMethodOut,
     PlanCreate,
@@ -246,6 +250,48 @@ class SubscriptionsController(Controller):
         return subscription_out(detail)
 
 
+MAX_PAGE = 100
+
+
+class InvoicesController(Controller):
+    path = "/invoices"
+    tags = ["invoices"]
+
+    @get(
+        summary="List invoices, newest first",
+        description=(
+            "Filter by `subscription` or `customer` (an unknown one is a 404). Renewal invoices "
+            "appear here once invoicing has issued them; `issued_at` is in the merchant's time."
+        ),
+        responses={**_COMMON, **_NOT_FOUND},
+    )
+    @json_errors
+    async def list_invoices(
+        self,
+        request: AnyRequest,
+        api: NamedDependency[MerchantApi],
+        subscription: Annotated[str | None, Parameter(max_length=100)] = None,
+        customer: Annotated[str | None, Parameter(max_length=100)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+    ) -> InvoiceList:
+        merchant = current_merchant(request)
+        invoices = await api.list_invoices(
+            merchant.merchant_id,
+            subscription_id=subscription,
+            customer_id=customer,
+            limit=limit + 1,
+        )
+        return invoice_list(invoices, limit)
+
+    @get("/{invoice_id:str}", summary="Retrieve an invoice", responses={**_COMMON, **_NOT_FOUND})
+    @json_errors
+    async def get_invoice(
+        self, request: AnyRequest, invoice_id: FromPath[str], api: NamedDependency[MerchantApi]
+    ) -> InvoiceOut:
+        merchant = current_merchant(request)
+        return invoice_out(await api.get_invoice(merchant.merchant_id, invoice_id))
+
+
 class PortalSessionsController(Controller):
     path = "/portal/sessions"
     tags = ["portal sessions"]
@@ -290,6 +336,7 @@ def merchant_router(
             CustomersController,
             PaymentMethodsController,
             SubscriptionsController,
+            InvoicesController,
             PortalSessionsController,
         ],
         dependencies={"api": Provide(api, sync_to_thread=False)},

@@ -9,15 +9,24 @@ from portal_gateway.api.schemas import (
     CustomerOut,
     EventList,
     EventOut,
+    InvoiceList,
+    InvoiceOut,
     PaymentMethodOut,
     PlanOut,
     PlanSummary,
     PortalSessionOut,
     SubscriptionOut,
+    TestClockOut,
 )
 from portal_gateway.application.merchant_api import AttachedCard, CreatedPortalSession
 from portal_gateway.application.ports import CardView, CustomerView
-from portal_gateway.application.views import HistoryEntry, PlanView, SubscriptionDetail
+from portal_gateway.application.test_clocks import MerchantClock
+from portal_gateway.application.views import (
+    HistoryEntry,
+    InvoiceDetail,
+    PlanView,
+    SubscriptionDetail,
+)
 
 
 def plan_out(plan: PlanView) -> PlanOut:
@@ -95,6 +104,39 @@ def subscription_out(detail: SubscriptionDetail) -> SubscriptionOut:
     )
 
 
+def invoice_out(invoice: InvoiceDetail) -> InvoiceOut:
+    return InvoiceOut(
+        id=invoice.invoice_id,
+        number=invoice.number,
+        customer=invoice.customer_id,
+        subscription=invoice.subscription_id,
+        reason=invoice.reason,
+        status=invoice.status,
+        amount_due=invoice.amount_due,
+        amount_paid=invoice.amount_paid,
+        currency=invoice.currency,
+        plan_name=invoice.plan_name,
+        issued_at=invoice.issued_at,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        paid_at=invoice.paid_at,
+        attempt_count=invoice.failed_attempts,
+        last_decline_code=invoice.last_decline_code,
+        last_decline_message=invoice.last_decline_message,
+    )
+
+
+def invoice_list(invoices: list[InvoiceDetail], limit: int) -> InvoiceList:
+    """``invoices`` as read with ``limit + 1``: the extra one only says there are more."""
+    return InvoiceList(
+        data=[invoice_out(i) for i in invoices[:limit]], has_more=len(invoices) > limit
+    )
+
+
+def clock_out(clock: MerchantClock) -> TestClockOut:
+    return TestClockOut(merchant_id=clock.merchant_id, frozen_time=clock.frozen_time)
+
+
 def event_out(entry: HistoryEntry) -> EventOut:
     return EventOut(
         id=entry.event_id,
@@ -136,4 +178,8 @@ def present_resource(resource: object) -> dict[str, Any]:
             return plan_out(resource).model_dump(mode="json")
         case CustomerView():
             return customer_out(resource).model_dump(mode="json")
+        case MerchantClock():
+            return clock_out(resource).model_dump(mode="json")
+        case InvoiceDetail():
+            return invoice_out(resource).model_dump(mode="json")
     raise TypeError(f"no presenter for {type(resource).__name__}")

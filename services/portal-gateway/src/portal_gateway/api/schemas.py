@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -230,6 +231,39 @@ class EventList(Response):
     data: list[EventOut]
 
 
+# --- invoices --------------------------------------------------------------------------
+
+
+class InvoiceOut(Response):
+    id: str
+    object: Literal["invoice"] = "invoice"
+    number: str
+    customer: str
+    subscription: str | None
+    reason: str = Field(
+        description="why it was issued: subscription_create (first period), "
+        "subscription_cycle (a renewal)...",
+    )
+    status: Literal["open", "paid", "uncollectible"]
+    amount_due: int = Field(description="minor units")
+    amount_paid: int = Field(description="minor units")
+    currency: str
+    plan_name: str | None
+    issued_at: datetime = Field(description="in the merchant's time (its test clock, if set)")
+    period_start: datetime | None
+    period_end: datetime | None
+    paid_at: datetime | None
+    attempt_count: int = Field(description="failed charge attempts so far")
+    last_decline_code: str | None
+    last_decline_message: str | None
+
+
+class InvoiceList(Response):
+    object: Literal["list"] = "list"
+    data: list[InvoiceOut] = Field(description="newest first")
+    has_more: bool = Field(description="more invoices exist than `limit` returned")
+
+
 # --- portal sessions -------------------------------------------------------------------
 
 
@@ -275,6 +309,24 @@ class MerchantCreated(Response):
     slug: str
     name: str
     api_key: str = Field(description="the secret key, shown only this once")
+
+
+class TestClockAdvance(Request):
+    advance_to: AwareDatetime = Field(
+        description="the merchant's new time, ISO-8601 with a timezone. The first setting may "
+        "be in the past; after that only forward, at most 5 years per advance.",
+        examples=["2030-01-31T00:00:00Z"],
+    )
+
+
+class TestClockOut(Response):
+    __test__: ClassVar[bool] = False  # a response body, not a pytest test class
+
+    object: Literal["test_clock"] = "test_clock"
+    merchant_id: str
+    frozen_time: datetime | None = Field(
+        description="the merchant's time; null: no test clock, it lives in wall-clock time"
+    )
 
 
 class RebuildStarted(Response):

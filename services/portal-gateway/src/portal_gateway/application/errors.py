@@ -97,10 +97,30 @@ class StillProcessing(GatewayError):
         self.resource = resource
 
 
+# Owner rejection codes whose answer the name alone does not tell (see the subscriptions
+# service's domain/rejection.py). Everything else follows ``rejection_error``'s naming rules.
+REJECTION_ERRORS: dict[str, type[GatewayError]] = {
+    # The customer's card cannot carry the subscription: a card error, like a decline.
+    "payment_method_expired": PaymentFailed,
+    # Well-formed, but not something the owner will do.
+    "currency_mismatch": Unprocessable,
+    "invalid_command": Unprocessable,
+    "clock_advance_too_far": Unprocessable,
+    # The current state refuses it.
+    "clock_backwards": Conflict,
+    "test_clocks_disabled": Conflict,
+    "subscription_ended": Conflict,
+    "payment_method_unchanged": Conflict,
+}
+
+
 def rejection_error(code: str | None, message: str | None) -> GatewayError:
     """The HTTP-facing error for a command its owner rejected, keeping the owner's code."""
     code = code or "rejected"
     text = message or "The request was rejected."
+    known = REJECTION_ERRORS.get(code)
+    if known is not None:
+        return known(text, code=code)
     lowered = code.lower()
     if "not_found" in lowered or lowered.startswith(("unknown", "no_such")) or "missing" in lowered:
         return ResourceMissing(text, code=code)

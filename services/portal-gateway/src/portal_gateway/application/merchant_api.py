@@ -34,7 +34,12 @@ from portal_gateway.application.ports import (
     CommandOutcome,
     CustomerView,
 )
-from portal_gateway.application.views import HistoryEntry, PlanView, SubscriptionDetail
+from portal_gateway.application.views import (
+    HistoryEntry,
+    InvoiceDetail,
+    PlanView,
+    SubscriptionDetail,
+)
 from portal_gateway.domain import ids
 from portal_gateway.domain.outcomes import TIMEOUT_CODE, stream_key
 from portal_gateway.domain.subscriptions import SubscriptionStatus
@@ -59,6 +64,17 @@ class ReadModel(Protocol):
     async def history(
         self, stream_id: str, merchant_id: str | None = None
     ) -> list[HistoryEntry]: ...
+
+    async def invoice(self, merchant_id: str, invoice_id: str) -> InvoiceDetail | None: ...
+
+    async def invoices(
+        self,
+        merchant_id: str,
+        *,
+        subscription_id: str | None = None,
+        customer_id: str | None = None,
+        limit: int = 100,
+    ) -> list[InvoiceDetail]: ...
 
 
 class Waiter(Protocol):
@@ -315,6 +331,33 @@ class MerchantApi:
         current = await self._reads.subscription_detail(merchant_id, subscription_id)
         _raise_unless_accepted(outcome, "subscription", subscription_id, current)
         return _found(current, "subscription", subscription_id)
+
+    # --- invoices -----------------------------------------------------------------------
+
+    async def list_invoices(
+        self,
+        merchant_id: str,
+        *,
+        subscription_id: str | None,
+        customer_id: str | None,
+        limit: int,
+    ) -> list[InvoiceDetail]:
+        """Newest first; an unknown (or another merchant's) subscription or customer filter
+        is a 404 rather than an empty list, so a typo does not read as "no invoices"."""
+        if subscription_id is not None and (
+            await self._reads.subscription_detail(merchant_id, subscription_id) is None
+        ):
+            raise ResourceMissing(
+                f"No such subscription: {subscription_id!r}.", param="subscription"
+            )
+        if customer_id is not None:
+            await self._require_customer(merchant_id, customer_id)
+        return await self._reads.invoices(
+            merchant_id, subscription_id=subscription_id, customer_id=customer_id, limit=limit
+        )
+
+    async def get_invoice(self, merchant_id: str, invoice_id: str) -> InvoiceDetail:
+        return _found(await self._reads.invoice(merchant_id, invoice_id), "invoice", invoice_id)
 
     # --- portal sessions ----------------------------------------------------------------
 

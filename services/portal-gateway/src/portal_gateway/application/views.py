@@ -50,3 +50,39 @@ class HistoryEntry:
     correlation_id: uuid.UUID
     causation_id: uuid.UUID | None
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InvoiceDetail:
+    """An invoice as the merchant API shows it: amounts, period, payment state."""
+
+    invoice_id: str
+    merchant_id: str
+    customer_id: str
+    subscription_id: str | None
+    number: str
+    reason: str  # subscription_create | subscription_cycle | ...
+    status: str  # open | paid | uncollectible
+    amount_due: int  # minor units
+    amount_paid: int
+    currency: str
+    plan_name: str | None
+    issued_at: datetime
+    period_start: datetime | None
+    period_end: datetime | None
+    paid_at: datetime | None
+    failed_attempts: int
+    last_decline_code: str | None
+    last_decline_message: str | None
+
+
+@dataclass(frozen=True)
+class TestClockView:
+    """A merchant's test clock: the time its subscriptions live in (development and tests)."""
+
+    __test__ = False  # a read model, not a pytest test class
+
+    merchant_id: str
+    frozen_time: datetime
+    advanced_at: datetime  # when it was last moved, in the merchant's time
+    version: int

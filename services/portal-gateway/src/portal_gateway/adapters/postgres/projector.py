@@ -309,6 +309,30 @@ async def _invoice_changed(conn: asyncpg.Connection, envelope: Envelope) -> None
     await conn.execute(_UPSERT_INVOICE, *records.invoice_values(record))
 
 
+# --- test clocks ------------------------------------------------------------------------
+
+
+async def _test_clock_advanced(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    data = envelope.data
+    assert isinstance(data, ev.TestClockAdvanced)
+    # The stream is clock-<merchant>; its merchant is the envelope's, whatever the data says.
+    await conn.execute(
+        """
+        INSERT INTO test_clocks (merchant_id, frozen_time, advanced_at, version)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (merchant_id) DO UPDATE SET
+            frozen_time = excluded.frozen_time,
+            advanced_at = excluded.advanced_at,
+            version = excluded.version
+        WHERE test_clocks.version < excluded.version
+        """,
+        envelope.merchant_id,
+        data.frozen_time,
+        envelope.occurred_at,
+        envelope.stream_version,
+    )
+
+
 _WRITERS: dict[type, ProjectFn] = {
     ev.PlanCreated: _plan_created,
     ev.CustomerRegistered: _customer_registered,
@@ -332,6 +356,7 @@ _WRITERS: dict[type, ProjectFn] = {
         )
     },
     ev.InvoiceIssued: _invoice_issued,
+    ev.TestClockAdvanced: _test_clock_advanced,
     **{
         event_type: _invoice_changed
         for event_type in (

@@ -22,8 +22,10 @@ from portal_gateway.application.ports import (
 )
 from portal_gateway.application.views import (
     HistoryEntry,
+    InvoiceDetail,
     PlanView,
     SubscriptionDetail,
+    TestClockView,
 )
 from portal_gateway.domain.subscriptions import CardOnFile, SubscriptionRecord
 
@@ -98,6 +100,29 @@ def _invoice_view(row: asyncpg.Record) -> InvoiceView:
         status=row["status"],
         plan_name=row["plan_name"],
         subscription_id=row["subscription_id"],
+    )
+
+
+def _invoice_detail(row: asyncpg.Record) -> InvoiceDetail:
+    return InvoiceDetail(
+        invoice_id=row["invoice_id"],
+        merchant_id=row["merchant_id"],
+        customer_id=row["customer_id"],
+        subscription_id=row["subscription_id"],
+        number=row["number"],
+        reason=row["reason"],
+        status=row["status"],
+        amount_due=row["amount_due"],
+        amount_paid=row["amount_paid"],
+        currency=row["currency"],
+        plan_name=row["plan_name"],
+        issued_at=row["issued_at"],
+        period_start=row["period_start"],
+        period_end=row["period_end"],
+        paid_at=row["paid_at"],
+        failed_attempts=row["failed_attempts"],
+        last_decline_code=row["last_decline_code"],
+        last_decline_message=row["last_decline_message"],
     )
 
 
@@ -235,6 +260,48 @@ class PostgresReadModel:
             activation_failure_code=record.activation_failure_code,
             activation_failure_message=record.activation_failure_message,
             latest_invoice_id=record.latest_invoice_id,
+        )
+
+    async def invoice(self, merchant_id: str, invoice_id: str) -> InvoiceDetail | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM invoices WHERE merchant_id = $1 AND invoice_id = $2",
+            merchant_id,
+            invoice_id,
+        )
+        return _invoice_detail(row) if row is not None else None
+
+    async def invoices(
+        self,
+        merchant_id: str,
+        *,
+        subscription_id: str | None = None,
+        customer_id: str | None = None,
+        limit: int = 100,
+    ) -> list[InvoiceDetail]:
+        """The merchant's invoices, newest first, optionally of one subscription or customer."""
+        rows = await self._pool.fetch(
+            "SELECT * FROM invoices WHERE merchant_id = $1 "
+            "AND ($2::text IS NULL OR subscription_id = $2) "
+            "AND ($3::text IS NULL OR customer_id = $3) "
+            "ORDER BY issued_at DESC, number DESC LIMIT $4",
+            merchant_id,
+            subscription_id,
+            customer_id,
+            limit,
+        )
+        return [_invoice_detail(r) for r in rows]
+
+    async def test_clock(self, merchant_id: str) -> TestClockView | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM test_clocks WHERE merchant_id = $1", merchant_id
+        )
+        if row is None:
+            return None
+        return TestClockView(
+            merchant_id=row["merchant_id"],
+            frozen_time=row["frozen_time"],
+            advanced_at=row["advanced_at"],
+            version=row["version"],
         )
 
     async def history(self, stream_id: str, merchant_id: str | None = None) -> list[HistoryEntry]:

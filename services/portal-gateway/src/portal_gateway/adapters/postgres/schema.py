@@ -189,9 +189,32 @@ CREATE TABLE projection_state (
 INSERT INTO projection_state (name, generation) VALUES ('gateway', 1);
 """
 
+# Each merchant's test clock (billing.clocks.events): the time its subscriptions live in,
+# once a clock was set; no row means wall-clock time.
+TEST_CLOCKS_SQL = """
+CREATE TABLE test_clocks (
+    merchant_id text PRIMARY KEY,
+    frozen_time timestamptz NOT NULL,
+    advanced_at timestamptz NOT NULL,
+    version integer NOT NULL
+);
+
+CREATE INDEX invoices_subscription ON invoices (merchant_id, subscription_id, issued_at DESC);
+
+-- Clock events projected before this table existed are in the history: start from them.
+INSERT INTO test_clocks (merchant_id, frozen_time, advanced_at, version)
+SELECT DISTINCT ON (merchant_id)
+    merchant_id, (data->>'frozen_time')::timestamptz, occurred_at, stream_version
+FROM stream_events
+WHERE event_type = 'TestClockAdvanced' AND stream_id = 'clock-' || merchant_id
+ORDER BY merchant_id, stream_version DESC
+ON CONFLICT (merchant_id) DO NOTHING;
+"""
+
 GATEWAY_MIGRATIONS: tuple[Migration, ...] = (
     Migration(COMPONENT, 1, OWNED_SQL),
     Migration(COMPONENT, 2, PROJECTIONS_SQL),
+    Migration(COMPONENT, 3, TEST_CLOCKS_SQL),
 )
 
 # Everything the gateway's schema needs: its tables, the outbox (commands and
@@ -211,4 +234,5 @@ PROJECTION_TABLES: tuple[str, ...] = (
     "invoices",
     "stream_events",
     "command_outcomes",
+    "test_clocks",
 )
