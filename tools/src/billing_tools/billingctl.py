@@ -3,6 +3,9 @@
     uv run billingctl merchants create --name "Acme" [--slug acme]
     uv run billingctl stream show subscription-sub_123
     uv run billingctl projections rebuild
+    uv run billingctl clock show --merchant mer_123
+    uv run billingctl clock advance --merchant mer_123 --to 2030-01-31T00:00:00Z
+    uv run billingctl clock advance --merchant mer_123 --months 3
 
 The gateway is ``GATEWAY_URL`` (default http://127.0.0.1:8000, or ``--gateway``). The operator
 token is ``ADMIN_TOKEN`` from the environment, else the file ``.devstack/admin-token`` that the
@@ -13,11 +16,13 @@ development launcher writes. Exit status: 0 done, 1 nothing found or the gateway
 from __future__ import annotations
 
 import argparse
+import calendar
 import json
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -33,6 +38,17 @@ EXIT_USAGE = 2
 
 _STREAM_ID = re.compile(r"^[a-z]+-[A-Za-z0-9_.:-]{1,190}$")
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_MERCHANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+# The subscriptions service refuses more than 5 years per advance; refuse a typo here first.
+MAX_MONTHS = 60
+MAX_DAYS = 5 * 366
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 ClientFactory = Callable[[str], httpx.Client]
 
@@ -91,6 +107,29 @@ def build_parser() -> argparse.ArgumentParser:
     projection_commands.add_parser(
         "rebuild", help="empty the projections and replay every event topic from the start"
     )
+
+    clock = commands.add_parser(
+        "clock", help="a merchant's test clock (development): move its time to run renewals"
+    )
+    clock_commands = clock.add_subparsers(dest="action", required=True)
+    clock_show = clock_commands.add_parser("show", help="print the merchant's test clock")
+    clock_show.add_argument("--merchant", required=True, help="merchant id, mer_...")
+    advance = clock_commands.add_parser(
+        "advance",
+        help="set the merchant's time; renewals that fall due are billed right after",
+        description=(
+            "Set a merchant's test clock. The first setting may lie in the past; after that "
+            "the clock only moves forward, at most 5 years at a time. --months and --days "
+            "count from the clock's current time (the wall clock if it was never set)."
+        ),
+    )
+    advance.add_argument("--merchant", required=True, help="merchant id, mer_...")
+    target = advance.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--to", dest="to", help="ISO-8601 time with a timezone, e.g. 2030-01-31T00:00:00Z"
+    )
+    target.add_argument("--months", type=int, help="move forward this many calendar months")
+    target.add_argument("--days", type=int, help="move forward this many days")
     return parser
 
 
@@ -234,6 +273,79 @@ def rebuild_projections(client: httpx.Client, token: str, out: TextIO) -> int:
     return EXIT_OK
 
 
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 time with a timezone ("Z" or an offset), as UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CommandError(
+            f"--to {text!r} is not an ISO-8601 time, e.g. 2030-01-31T00:00:00Z"
+        ) from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise CommandError(f"--to {text!r} needs a timezone, e.g. {text.strip()}Z")
+    return value.astimezone(UTC)
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """``moment`` moved by calendar months, the day clamped to the month's length (Jan 31
+    + 1 month = Feb 28 or 29), as billing periods are."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def _merchant_path(merchant: str) -> str:
+    if not _MERCHANT_ID.match(merchant):
+        raise CommandError(f"--merchant {merchant!r} is not a merchant id, e.g. mer_123")
+    return f"/admin/merchants/{merchant}/test_clock"
+
+
+def _write_clock(clock: dict[str, Any], out: TextIO) -> None:
+    result = {key: clock.get(key) for key in ("merchant_id", "frozen_time")}
+    out.write(json.dumps(result, indent=2) + "\n")
+
+
+def show_clock(client: httpx.Client, token: str, args: argparse.Namespace, out: TextIO) -> int:
+    _write_clock(call(client, "GET", _merchant_path(args.merchant), token), out)
+    return EXIT_OK
+
+
+def advance_clock(
+    client: httpx.Client,
+    token: str,
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    now: Clock,
+) -> int:
+    path = _merchant_path(args.merchant)
+    if args.to is not None:
+        target = parse_instant(args.to)
+    else:
+        months, days = args.months, args.days
+        if months is not None and not 1 <= months <= MAX_MONTHS:
+            raise CommandError(f"--months must be between 1 and {MAX_MONTHS}")
+        if days is not None and not 1 <= days <= MAX_DAYS:
+            raise CommandError(f"--days must be between 1 and {MAX_DAYS}")
+        current = call(client, "GET", path, token).get("frozen_time")
+        base = parse_instant(current) if current else now().astimezone(UTC)
+        target = add_months(base, months) if months is not None else base + timedelta(days=days)
+    answer = call(client, "POST", path, token, {"advance_to": _iso(target)})
+    if answer.get("code") == "timeout":
+        err.write(
+            f"billingctl: the clock advance is queued but was not confirmed in time; "
+            f"check with `billingctl clock show --merchant {args.merchant}`\n"
+        )
+        return EXIT_FAILED
+    _write_clock(answer, out)
+    return EXIT_OK
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def run(
     argv: Sequence[str] | None = None,
     *,
@@ -243,6 +355,7 @@ def run(
     out: TextIO | None = None,
     err: TextIO | None = None,
     client_factory: ClientFactory = default_client,
+    now: Clock = utc_now,
 ) -> int:
     """Run one command; returns the exit status. Everything the process needs is a parameter."""
     env = os.environ if env is None else env
@@ -257,6 +370,10 @@ def run(
                 return create_merchant(client, token, args, out)
             if args.area == "stream":
                 return show_stream(client, token, args, out, err)
+            if args.area == "clock":
+                if args.action == "show":
+                    return show_clock(client, token, args, out)
+                return advance_clock(client, token, args, out, err, now)
             return rebuild_projections(client, token, out)
     except CommandError as exc:
         err.write(f"billingctl: {exc.message}\n")

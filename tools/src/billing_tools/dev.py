@@ -104,8 +104,10 @@ async def after_ready(env: DevEnvironment) -> list[str]:
     the gateway at ``env.gateway_url``; the lines returned (portal links, the demo API key)
     are printed under the summary. Raising stops everything with the error shown.
     """
-    del env
-    return []
+    # Demo data: billing_tools.demo (skipped with BILLING_DEV_DEMO=0).
+    from billing_tools.demo import launcher_lines
+
+    return await launcher_lines(env)
 
 
 # -- output -----------------------------------------------------------------------------

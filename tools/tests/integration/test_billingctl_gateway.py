@@ -18,8 +18,14 @@ import pytest
 import uvicorn
 from litestar import Litestar
 
+from billing_events import topics
+from billing_events.contract.commands import AdvanceTestClock, command_registry
 from billing_events.contract.common import CardSummary
-from billing_events.contract.events import CustomerRegistered, PaymentMethodAttached
+from billing_events.contract.events import (
+    CustomerRegistered,
+    PaymentMethodAttached,
+    TestClockAdvanced,
+)
 from billing_events.envelope import new_envelope
 from billing_events.postgres import migrate
 from billing_tools.billingctl import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
@@ -172,3 +178,72 @@ def test_the_console_command_exits_2_when_the_gateway_is_unreachable() -> None:
     assert result.returncode == 2
     assert "cannot reach the gateway" in result.stderr
     assert result.stdout == ""
+
+
+async def play_the_clock_owner(pool: asyncpg.Pool) -> None:
+    """Answers AdvanceTestClock from the outbox as subscriptions would (forward only here)."""
+    seen, versions = 0, dict[str, int]()
+    while True:
+        rows = await pool.fetch(
+            "SELECT position, value FROM outbox WHERE topic = $1 AND position > $2 "
+            "ORDER BY position",
+            topics.SUBSCRIPTIONS_COMMANDS.name,
+            seen,
+        )
+        for row in rows:
+            seen = row["position"]
+            command = command_registry.parse(bytes(row["value"]))
+            assert isinstance(command.data, AdvanceTestClock)
+            version = versions.get(command.stream_id, 0) + 1
+            versions[command.stream_id] = version
+            advanced = new_envelope(
+                TestClockAdvanced(
+                    merchant_id=command.data.merchant_id, frozen_time=command.data.advance_to
+                ),
+                stream_id=command.stream_id,
+                stream_version=version,
+                merchant_id=command.merchant_id,
+                correlation_id=command.correlation_id,
+                causation_id=command.event_id,
+            )
+            async with pool.acquire() as conn, conn.transaction():
+                await project(advanced, conn)
+        await asyncio.sleep(0.02)
+
+
+async def test_clock_advance_moves_a_merchants_time(
+    gateway_url: str, pg_pool: asyncpg.Pool
+) -> None:
+    code, out, _ = await billingctl("merchants", "create", "--name", "Clocked", url=gateway_url)
+    assert code == EXIT_OK
+    merchant = json.loads(out)["id"]
+    owner = asyncio.create_task(play_the_clock_owner(pg_pool))
+    try:
+        code, out, err = await billingctl("clock", "show", "--merchant", merchant, url=gateway_url)
+        assert (code, err) == (EXIT_OK, "")
+        assert json.loads(out) == {"merchant_id": merchant, "frozen_time": None}
+        code, out, err = await billingctl(
+            "clock",
+            "advance",
+            "--merchant",
+            merchant,
+            "--to",
+            "2024-01-15T00:00:00Z",
+            url=gateway_url,
+        )
+        assert (code, err) == (EXIT_OK, "")
+        assert json.loads(out)["frozen_time"] == "2024-01-15T00:00:00Z"
+        code, out, err = await billingctl(
+            "clock", "advance", "--merchant", merchant, "--months", "2", url=gateway_url
+        )
+        assert (code, err) == (EXIT_OK, "")
+        assert json.loads(out)["frozen_time"] == "2024-03-15T00:00:00Z"
+    finally:
+        owner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await owner
+    missing, _, err = await billingctl(
+        "clock", "show", "--merchant", "mer_unknown", url=gateway_url
+    )
+    assert missing == EXIT_USAGE
+    assert "resource_missing" in err

@@ -8,13 +8,14 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from billing_tools.billingctl import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
+from billing_tools.billingctl import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_months, run
 
 TOKEN = "operator-token"
 CREATED = {
@@ -78,6 +79,9 @@ class Gateway:
         return httpx.Client(base_url=base_url, transport=httpx.MockTransport(handle))
 
 
+WALL_CLOCK = datetime(2025, 1, 31, 12, tzinfo=UTC)
+
+
 def invoke(
     argv: list[str],
     gateway: Gateway | None = None,
@@ -93,6 +97,7 @@ def invoke(
         out=out,
         err=err,
         client_factory=(gateway or Gateway()).factory,
+        now=lambda: WALL_CLOCK,
     )
     return code, out.getvalue(), err.getvalue()
 
@@ -181,6 +186,16 @@ def test_projections_rebuild() -> None:
         ["stream", "show", "nodash"],
         ["--gateway", "ftp://x", "stream", "show", "plan-p"],
         ["frobnicate"],
+        ["clock", "show"],
+        ["clock", "advance", "--merchant", "mer_1"],
+        ["clock", "advance", "--merchant", "mer_1", "--to", "2030-01-01T00:00:00"],
+        ["clock", "advance", "--merchant", "mer_1", "--to", "soon"],
+        ["clock", "advance", "--merchant", "mer_1", "--to", "2030-01-01Z", "--months", "1"],
+        ["clock", "advance", "--merchant", "mer_1", "--months", "0"],
+        ["clock", "advance", "--merchant", "mer_1", "--months", "61"],
+        ["clock", "advance", "--merchant", "mer_1", "--months", "two"],
+        ["clock", "advance", "--merchant", "mer_1", "--days", "-1"],
+        ["clock", "advance", "--merchant", "mer/../x", "--months", "1"],
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_sends_nothing(argv: list[str]) -> None:
@@ -226,3 +241,96 @@ def test_refusals_are_reported(status: int, body: Any, code: int, needle: str) -
     assert result == code
     assert needle in err
     assert out == ""
+
+
+# --- test clocks --------------------------------------------------------------------------
+
+
+class ClockGateway(Gateway):
+    """The admin API's test clock of merchant mer_1, which starts unset (wall-clock time)."""
+
+    def __init__(self, frozen_time: str | None = None) -> None:
+        super().__init__(self.clock)
+        self.frozen_time = frozen_time
+
+    def clock(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/admin/merchants/mer_1/test_clock":
+            return httpx.Response(404, json={"error": {"code": "resource_missing", "message": "?"}})
+        if request.method == "POST":
+            self.frozen_time = json.loads(request.content)["advance_to"]
+        body = {"object": "test_clock", "merchant_id": "mer_1", "frozen_time": self.frozen_time}
+        return httpx.Response(200, json=body)
+
+
+def test_clock_advance_to_an_instant() -> None:
+    gateway = ClockGateway()
+    code, out, err = invoke(
+        ["clock", "advance", "--merchant", "mer_1", "--to", "2030-03-01T09:00:00+02:00"], gateway
+    )
+    assert (code, err) == (EXIT_OK, "")
+    assert json.loads(out) == {"merchant_id": "mer_1", "frozen_time": "2030-03-01T07:00:00Z"}
+    (request,) = gateway.requests
+    assert (request.method, request.url.path) == ("POST", "/admin/merchants/mer_1/test_clock")
+    assert json.loads(request.content) == {"advance_to": "2030-03-01T07:00:00Z"}
+
+
+def test_clock_advance_by_months_counts_from_the_clock_or_the_wall_clock() -> None:
+    unset = ClockGateway()
+    code, out, _ = invoke(["clock", "advance", "--merchant", "mer_1", "--months", "1"], unset)
+    assert code == EXIT_OK
+    # Jan 31 + 1 month is the last day of February, as a billing period is.
+    assert json.loads(out)["frozen_time"] == "2025-02-28T12:00:00Z"
+    set_clock = ClockGateway("2024-01-15T00:00:00Z")
+    invoke(["clock", "advance", "--merchant", "mer_1", "--months", "6"], set_clock)
+    assert set_clock.frozen_time == "2024-07-15T00:00:00Z"
+    invoke(["clock", "advance", "--merchant", "mer_1", "--days", "10"], set_clock)
+    assert set_clock.frozen_time == "2024-07-25T00:00:00Z"
+    assert [r.method for r in set_clock.requests] == ["GET", "POST", "GET", "POST"]
+
+
+def test_clock_show() -> None:
+    code, out, _ = invoke(["clock", "show", "--merchant", "mer_1"], ClockGateway())
+    assert code == EXIT_OK
+    assert json.loads(out) == {"merchant_id": "mer_1", "frozen_time": None}
+
+
+def test_a_refused_advance_reports_the_rejection_code() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        error = {"code": "clock_backwards", "message": "the test clock reads 2030"}
+        return httpx.Response(409, json={"error": error})
+
+    code, out, err = invoke(
+        ["clock", "advance", "--merchant", "mer_1", "--to", "2020-01-01T00:00:00Z"],
+        Gateway(refuse),
+    )
+    assert code == EXIT_USAGE
+    assert "clock_backwards" in err
+    assert out == ""
+
+
+def test_an_advance_not_confirmed_in_time_says_so() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        body = {"id": "mer_1", "object": "test_clock", "code": "timeout", "message": "queued"}
+        return httpx.Response(202, json=body)
+
+    code, out, err = invoke(
+        ["clock", "advance", "--merchant", "mer_1", "--to", "2030-01-01T00:00:00Z"], Gateway(slow)
+    )
+    assert code == EXIT_FAILED
+    assert "queued" in err
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (datetime(2024, 1, 31, tzinfo=UTC), 1, datetime(2024, 2, 29, tzinfo=UTC)),
+        (datetime(2024, 11, 30, tzinfo=UTC), 3, datetime(2025, 2, 28, tzinfo=UTC)),
+        (datetime(2024, 12, 15, 8, tzinfo=UTC), 12, datetime(2025, 12, 15, 8, tzinfo=UTC)),
+        (datetime(2024, 3, 31, tzinfo=UTC), 60, datetime(2029, 3, 31, tzinfo=UTC)),
+    ],
+)
+def test_add_months_clamps_to_the_end_of_the_month(
+    start: datetime, months: int, expected: datetime
+) -> None:
+    assert add_months(start, months) == expected

@@ -6,13 +6,12 @@ before that and reach the runtime through providers, so the app can be built fir
 
 Start order (after servicekit's pool, topics and producer): the gateway's parts (read model,
 LISTEN connection, command gateway, API), the outbox relay, the projection consumer, the
-idempotency-key pruning. Stop order is the reverse.
+housekeeping (idempotency keys past their lifetime, ended portal sessions). Stop order is the
+reverse.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -26,6 +25,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from billing_events.outbox import OutboxRelay
 from payments import PaymentProcessor, simulated_processor
 from portal_gateway.adapters.command_gateway import OutboxCommandGateway
+from portal_gateway.adapters.housekeeping import Periodic
 from portal_gateway.adapters.portal_sessions import PortalSessionLinks
 from portal_gateway.adapters.postgres.idempotency import PostgresIdempotencyStore
 from portal_gateway.adapters.postgres.merchants import PostgresMerchants
@@ -49,6 +49,9 @@ T = TypeVar("T")
 
 RELAY_NAME = "portal-gateway"
 PRUNE_INTERVAL_SECONDS = 3600.0
+# Ended portal sessions are kept a day (an expired link still shows the merchant's branding);
+# purging a few times an hour keeps the tables small without mattering for correctness.
+SESSION_PURGE_INTERVAL_SECONDS = 900.0
 
 
 def utc_now() -> datetime:
@@ -77,8 +80,10 @@ class GatewayRuntime:
         self._processor = processor
         self._projection_topics = tuple(projection_topics)
         self._parts: dict[str, Any] = {}
-        self._pruning = asyncio.Event()
         self._relay: OutboxRelay | None = None
+        self.idempotency_pruning = Periodic(
+            "idempotency-keys", self._prune_idempotency_keys, interval=PRUNE_INTERVAL_SECONDS
+        )
 
     def _part(self, name: str) -> Any:
         try:
@@ -109,6 +114,11 @@ class GatewayRuntime:
     @property
     def idempotency(self) -> PostgresIdempotencyStore:
         part: PostgresIdempotencyStore = self._part("idempotency")
+        return part
+
+    @property
+    def processor(self) -> PaymentProcessor:
+        part: PaymentProcessor = self._part("processor")
         return part
 
     @property
@@ -150,6 +160,7 @@ class GatewayRuntime:
         )
         signals.on_control(consumer.on_control)
         self._parts = {
+            "processor": processor,
             "read_model": read_model,
             "signals": signals,
             "commands": commands,
@@ -195,22 +206,9 @@ class GatewayRuntime:
         generation = await consumer.rebuild()
         return generation, consumer.group_id or consumer_group(generation)
 
-    async def prune_idempotency_keys(self) -> None:
-        """Forget idempotency keys past their lifetime, hourly, until stopped."""
-        self._pruning.clear()
-        while not self._pruning.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._pruning.wait(), PRUNE_INTERVAL_SECONDS)
-            if self._pruning.is_set():
-                return
-            try:
-                pruned = await self.idempotency.prune(self._clock() - KEY_LIFETIME)
-                log.info("idempotency keys pruned", count=pruned)
-            except Exception as exc:  # the next round retries; serving goes on
-                log.warning("idempotency key pruning failed", error=repr(exc))
-
-    async def stop_pruning(self) -> None:
-        self._pruning.set()
+    async def _prune_idempotency_keys(self) -> int:
+        """Forget idempotency keys past their lifetime."""
+        return await self.idempotency.prune(self._clock() - KEY_LIFETIME)
 
 
 class Deferred(Generic[T]):
@@ -255,7 +253,8 @@ def register_gateway(
     service.add_component("gateway", runtime.start, runtime.stop)
     service.add_task("outbox-relay", runtime.run_relay, runtime.stop_relay)
     service.add_component("projection-consumer", runtime.start_consumer, runtime.stop_consumer)
-    service.add_task("idempotency-pruning", runtime.prune_idempotency_keys, runtime.stop_pruning)
+    pruning = runtime.idempotency_pruning
+    service.add_task("idempotency-pruning", pruning.run, pruning.stop)
     service.add_check("projection-consumer", lambda: runtime.consumer.check())
     service.add_check("projection-signals", lambda: runtime.signals.check())
 
@@ -308,14 +307,30 @@ def openapi_config(settings: Settings, version: str = "0.1.0") -> OpenAPIConfig:
 
 
 def _register_portal(service: Service, settings: Settings, runtime: GatewayRuntime) -> None:
-    from portal_gateway.portal import PORTAL_MIGRATIONS, PortalSettings, portal_router
+    from portal_gateway.portal import (
+        PORTAL_MIGRATIONS,
+        PortalSettings,
+        portal_router,
+        purge_expired,
+    )
 
+    async def purge_sessions() -> int:
+        return await purge_expired(service.pool, now=utc_now())
+
+    purging = Periodic(
+        "portal-sessions",
+        purge_sessions,
+        interval=SESSION_PURGE_INTERVAL_SECONDS,
+        run_at_start=True,
+    )
     service.add_migrations(PORTAL_MIGRATIONS)
+    service.add_task("portal-session-purge", purging.run, purging.stop)
     service.add_routes(
         portal_router(
             Deferred(lambda: runtime.read_model),
             Deferred(lambda: runtime.commands),
             Deferred(lambda: service.pool),
             PortalSettings.for_env(settings.env, command_timeout=settings.command_timeout),
+            processor=Deferred(lambda: runtime.processor),
         )
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,11 +25,13 @@ from litestar import Litestar
 
 from billing_events import topics
 from billing_events.contract.commands import (
+    AdvanceTestClock,
     AttachPaymentMethod,
     CancelSubscription,
     CreatePlan,
     CreateSubscription,
     RegisterCustomer,
+    UpdateSubscriptionPaymentMethod,
     command_registry,
 )
 from billing_events.contract.common import CardSummary, PlanSnapshot
@@ -42,11 +45,13 @@ from billing_events.contract.events import (
     InvoiceLine,
     InvoicePaid,
     PaymentMethodAttached,
+    PaymentMethodUpdated,
     PlanCreated,
     SubscriptionActivated,
     SubscriptionActivationFailed,
     SubscriptionCanceled,
     SubscriptionCreated,
+    TestClockAdvanced,
 )
 from billing_events.envelope import Envelope, EventData, new_envelope, registry
 from billing_events.postgres import migrate
@@ -54,7 +59,7 @@ from payments import SimulatedProcessor
 from portal_gateway.adapters.postgres.projector import project
 from portal_gateway.adapters.postgres.schema import MIGRATIONS
 from portal_gateway.bootstrap import GatewayRuntime, gateway_routers
-from portal_gateway.portal import PORTAL_MIGRATIONS
+from portal_gateway.portal import PORTAL_MIGRATIONS, PortalSettings, portal_router
 from portal_gateway.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -82,6 +87,9 @@ class Owner:
     customers: dict[str, str] = field(default_factory=dict)  # card id -> customer
     canceled: set[str] = field(default_factory=set)
     period_ends: dict[str, datetime] = field(default_factory=dict)
+    clocks: dict[str, datetime] = field(default_factory=dict)  # merchant -> frozen time
+    subscribers: dict[str, str] = field(default_factory=dict)  # subscription -> customer
+    paying: dict[str, str] = field(default_factory=dict)  # subscription -> card
     handled: list[Envelope] = field(default_factory=list)
 
     async def run(self) -> None:
@@ -140,6 +148,21 @@ class Owner:
                 )
             case CreateSubscription():
                 await self.subscribe(command, data)
+            case UpdateSubscriptionPaymentMethod():
+                await self.change_card(command, data)
+            case AdvanceTestClock():
+                current = self.clocks.get(data.merchant_id)
+                if current is not None and data.advance_to < current:
+                    await self.reject(command, "clock_backwards", "The clock cannot go back.")
+                else:
+                    self.clocks[data.merchant_id] = data.advance_to
+                    await self.emit(
+                        stream,
+                        TestClockAdvanced(
+                            merchant_id=data.merchant_id, frozen_time=data.advance_to
+                        ),
+                        command,
+                    )
             case CancelSubscription():
                 if data.subscription_id in self.canceled:
                     await self.emit(
@@ -177,9 +200,39 @@ class Owner:
                         command,
                     )
 
+    async def change_card(self, command: Envelope, data: UpdateSubscriptionPaymentMethod) -> None:
+        customer = self.subscribers[data.subscription_id]
+        card = self.cards.get(data.payment_method_id)
+        if card is None or self.customers.get(data.payment_method_id) != customer:
+            await self.reject(command, "payment_method_not_found", "Not the customer's card.")
+        elif data.subscription_id in self.canceled:
+            await self.reject(command, "subscription_ended", "The subscription has ended.")
+        elif self.paying.get(data.subscription_id) == data.payment_method_id:
+            await self.reject(command, "payment_method_unchanged", "That card already pays.")
+        else:
+            self.paying[data.subscription_id] = data.payment_method_id
+            await self.emit(
+                command.stream_id,
+                PaymentMethodUpdated(
+                    subscription_id=data.subscription_id, customer_id=customer, payment_method=card
+                ),
+                command,
+            )
+
+    async def reject(self, command: Envelope, code: str, message: str) -> None:
+        rejection = CommandRejected(
+            command_id=str(command.event_id),
+            command_type=command.event_type,
+            code=code,
+            message=message,
+        )
+        await self.emit(command.stream_id, rejection, command)
+
     async def subscribe(self, command: Envelope, data: CreateSubscription) -> None:
         plan = self.plans[data.plan_id]
         card = self.cards[data.payment_method_id]
+        self.subscribers[data.subscription_id] = data.customer_id
+        self.paying[data.subscription_id] = data.payment_method_id
         snapshot = PlanSnapshot(**plan.model_dump())
         await self.emit(
             command.stream_id,
@@ -284,6 +337,7 @@ class Gateway:
     owner: Owner
     pool: asyncpg.Pool
     runtime: GatewayRuntime
+    app: Litestar
 
     async def merchant(self, name: str) -> dict[str, Any]:
         response = await self.client.post(
@@ -314,7 +368,14 @@ async def running_gateway(
     processor = SimulatedProcessor(SECRET, now)
     runtime = GatewayRuntime(lambda: pool, settings, processor=processor)
     await runtime.start()
-    app = Litestar(route_handlers=gateway_routers(runtime, settings))
+    portal = portal_router(
+        runtime.read_model,
+        runtime.commands,
+        pool,
+        PortalSettings.for_env("dev", command_timeout=timeout),
+        processor=processor,
+    )
+    app = Litestar(route_handlers=[*gateway_routers(runtime, settings), portal])
     owner = Owner(pool, processor)
     owner_task = asyncio.create_task(owner.run())
     client = httpx.AsyncClient(
@@ -323,7 +384,7 @@ async def running_gateway(
         timeout=30,
     )
     try:
-        yield Gateway(client, owner, pool, runtime)
+        yield Gateway(client, owner, pool, runtime, app)
     finally:
         await client.aclose()
         owner_task.cancel()
@@ -646,3 +707,141 @@ async def test_card_numbers_never_reach_the_database(gw: Gateway) -> None:
     for table in tables:
         dumped = await dump(gw.pool, table["table_name"])
         assert b"555555555555" not in dumped, table["table_name"]
+
+
+async def test_an_operator_moves_a_merchants_test_clock_forward_only(gw: Gateway) -> None:
+    merchant = await gw.merchant("Acme")
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    path = f"/admin/merchants/{merchant['id']}/test_clock"
+    assert (await gw.client.get(path, headers=admin)).json()["frozen_time"] is None
+
+    # The first setting may lie in the past, like creating a Stripe test clock.
+    set_back = await gw.client.post(
+        path, json={"advance_to": "2024-01-15T00:00:00Z"}, headers=admin
+    )
+    assert set_back.status_code == 200, set_back.text
+    assert set_back.json() == {
+        "object": "test_clock",
+        "merchant_id": merchant["id"],
+        "frozen_time": "2024-01-15T00:00:00Z",
+    }
+    forward = await gw.client.post(
+        path, json={"advance_to": "2024-07-15T10:00:00+02:00"}, headers=admin
+    )
+    assert forward.status_code == 200, forward.text
+    assert forward.json()["frozen_time"] == "2024-07-15T08:00:00Z"
+
+    backwards = await gw.client.post(
+        path, json={"advance_to": "2024-02-01T00:00:00Z"}, headers=admin
+    )
+    assert backwards.status_code == 409, backwards.text
+    assert backwards.json()["error"]["code"] == "clock_backwards"
+    assert (await gw.client.get(path, headers=admin)).json()["frozen_time"] == (
+        "2024-07-15T08:00:00Z"
+    )
+    history = await gw.client.get(f"/admin/streams/clock-{merchant['id']}/events", headers=admin)
+    assert [e["type"] for e in history.json()["data"]] == ["TestClockAdvanced"] * 2
+    assert (
+        await gw.client.get("/admin/merchants/mer_none/test_clock", headers=admin)
+    ).status_code == 404
+
+
+async def test_a_subscriptions_invoices_are_listed_through_the_api(gw: Gateway) -> None:
+    merchant = await gw.merchant("Acme")
+    plan, customer, card = await customer_with_card(gw, merchant)
+    created = await gw.client.post(
+        "/v1/subscriptions",
+        json={"customer": customer, "plan": plan, "payment_method": card},
+        headers=auth(merchant),
+    )
+    sub_id = created.json()["id"]
+    listed = await gw.client.get(
+        "/v1/invoices", params={"subscription": sub_id}, headers=auth(merchant)
+    )
+    assert listed.status_code == 200, listed.text
+    (invoice,) = listed.json()["data"]
+    assert invoice["id"] == created.json()["latest_invoice"]
+    assert (invoice["status"], invoice["amount_paid"], invoice["reason"]) == (
+        "paid",
+        2999,
+        "subscription_create",
+    )
+    by_customer = await gw.client.get(
+        "/v1/invoices", params={"customer": customer}, headers=auth(merchant)
+    )
+    assert [i["id"] for i in by_customer.json()["data"]] == [invoice["id"]]
+    other = await gw.merchant("Globex")
+    assert (
+        await gw.client.get("/v1/invoices", params={"subscription": sub_id}, headers=auth(other))
+    ).status_code == 404
+    assert (await gw.client.get("/v1/invoices", headers=auth(other))).json()["data"] == []
+    assert (
+        await gw.client.get(f"/v1/invoices/{invoice['id']}", headers=auth(other))
+    ).status_code == 404
+
+
+async def test_a_subscription_is_switched_to_another_card_and_the_portal_shows_it(
+    gw: Gateway,
+) -> None:
+    merchant = await gw.merchant("Acme")
+    plan, customer, card = await customer_with_card(gw, merchant)
+    sub_id = (
+        await gw.client.post(
+            "/v1/subscriptions",
+            json={"customer": customer, "plan": plan, "payment_method": card},
+            headers=auth(merchant),
+        )
+    ).json()["id"]
+    path = f"/v1/subscriptions/{sub_id}/payment_method"
+    unchanged = await gw.client.post(path, json={"payment_method": card}, headers=auth(merchant))
+    assert unchanged.status_code == 409, unchanged.text
+    assert unchanged.json()["error"]["code"] == "payment_method_unchanged"
+
+    # The customer adds a card in the portal: tokenized, attached, chosen, shown at once.
+    session = await gw.client.post(
+        "/v1/portal/sessions", json={"customer": customer, "locale": "en"}, headers=auth(merchant)
+    )
+    browser = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=gw.app),  # type: ignore[arg-type]
+        base_url="http://gateway.test",
+        follow_redirects=True,
+    )
+    async with browser:
+        opened = await browser.get(session.json()["url"].removeprefix(PUBLIC_URL))
+        assert opened.status_code == 200, opened.text
+        form = await browser.get(f"/portal/subscriptions/{sub_id}/payment_method")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        changed = await browser.post(
+            f"/portal/subscriptions/{sub_id}/payment_method",
+            data={
+                "csrf_token": token.group(1),
+                "source": "new",
+                "card_number": "5555 5555 5555 4444",
+                "exp_month": "7",
+                "exp_year": "2033",
+                "cvc": "321",
+            },
+        )
+        assert changed.status_code == 200, changed.text
+        assert str(changed.url).endswith("/portal")
+        assert "will now be charged to your Mastercard card ending in 4444" in changed.text
+        assert "Mastercard ending in 4444 · Expires 07/2033" in changed.text
+
+    detail = (await gw.client.get(f"/v1/subscriptions/{sub_id}", headers=auth(merchant))).json()
+    assert (detail["payment_method"]["brand"], detail["payment_method"]["last4"]) == (
+        "mastercard",
+        "4444",
+    )
+    events = await gw.client.get(f"/v1/subscriptions/{sub_id}/events", headers=auth(merchant))
+    assert [e["type"] for e in events.json()["data"]][-1] == "PaymentMethodUpdated"
+    # Back to the first card through the API.
+    back = await gw.client.post(path, json={"payment_method": card}, headers=auth(merchant))
+    assert back.status_code == 200, back.text
+    assert back.json()["payment_method"]["id"] == card
+    # Nowhere in the gateway's tables is the number.
+    tables = await gw.pool.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+    )
+    for table in tables:
+        assert b"555555555555" not in await dump(gw.pool, table["table_name"]), table

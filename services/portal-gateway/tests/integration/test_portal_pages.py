@@ -8,6 +8,7 @@ TestClient would run it in a thread with another loop, where the asyncpg pool of
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,9 +20,14 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from billing_events.contract.commands import CancelSubscription
+from billing_events.contract.commands import (
+    AttachPaymentMethod,
+    CancelSubscription,
+    UpdateSubscriptionPaymentMethod,
+)
 from billing_events.postgres import migrate
-from portal_gateway.application.ports import PortalOverview
+from payments import SimulatedProcessor
+from portal_gateway.application.ports import InvoiceView, PortalOverview
 from portal_gateway.portal import (
     PORTAL_MIGRATIONS,
     FakeClock,
@@ -30,11 +36,18 @@ from portal_gateway.portal import (
     portal_link_path,
     portal_router,
 )
-from portal_gateway.portal.testing import InMemoryCommandGateway, InMemoryPortalData, demo_data
+from portal_gateway.portal.testing import (
+    InMemoryCommandGateway,
+    InMemoryPortalData,
+    card,
+    demo_data,
+)
+from servicekit import configure_logging
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2025, 3, 15, 10, 0, tzinfo=UTC)
+PROCESSOR_SECRET = b"portal-pages-processor-secret-0123456789"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -96,8 +109,11 @@ async def portal_factory(pg_pool: asyncpg.Pool) -> AsyncIterator[Callable[..., A
         data = data or demo_data(NOW)
         commands = InMemoryCommandGateway(data, NOW)
         settings = settings or PortalSettings.for_env("dev")
+        processor = SimulatedProcessor(PROCESSOR_SECRET, clock.now)
         app = Litestar(
-            route_handlers=[portal_router(data, commands, pg_pool, settings, clock=clock)]
+            route_handlers=[
+                portal_router(data, commands, pg_pool, settings, clock=clock, processor=processor)
+            ]
         )
         client = browser(app)
         clients.append(client)
@@ -377,6 +393,20 @@ POST_ROUTES = [
     ("/portal/logout", {}),
     ("/portal/subscriptions/sub_alice/cancel/review", {"reason": "unused"}),
     ("/portal/subscriptions/sub_alice/cancel", {"reason": "unused"}),
+    (
+        "/portal/subscriptions/sub_bob/payment_method",
+        {"source": "saved", "payment_method": "pm_mc"},
+    ),
+    (
+        "/portal/subscriptions/sub_bob/payment_method",
+        {
+            "source": "new",
+            "card_number": "5555555555554444",
+            "exp_month": "12",
+            "exp_year": "2031",
+            "cvc": "123",
+        },
+    ),
 ]
 
 
@@ -414,6 +444,11 @@ async def test_another_customers_subscription_is_not_found(portal: Portal) -> No
         await portal.post("/portal/subscriptions/sub_bob/cancel/review", {"csrf_token": token}),
         await portal.post(
             "/portal/subscriptions/sub_bob/cancel", {"csrf_token": token, "reason": "unused"}
+        ),
+        await portal.client.get("/portal/subscriptions/sub_bob/payment_method"),
+        await portal.post(
+            "/portal/subscriptions/sub_bob/payment_method",
+            {"csrf_token": token, "source": "saved", "payment_method": "pm_mc"},
         ),
     ]
     for response in [unknown, *responses]:
@@ -637,3 +672,309 @@ async def test_the_language_switcher_only_returns_to_portal_pages(
         "/portal/language", {"csrf_token": token, "locale": "fr", "next": target}
     )
     assert switched.headers["location"] == "/portal"
+
+
+# -- changing the card -------------------------------------------------------------------
+
+NEW_NUMBER = "5555555555554444"
+NEW_CVC = "321"
+
+
+def with_spare_cards(now: datetime = NOW) -> InMemoryPortalData:
+    """The demo data, Alice holding two more cards: one valid, one past its expiry."""
+    data = demo_data(now)
+    data.cards[("m_acme", "cus_alice")] = [
+        card("pm_mc", brand="mastercard", last4="4444", exp_month=6, exp_year=2031),
+        card(),  # pm_visa 12/2030: the subscription's
+        card("pm_old", brand="amex", last4="0005", exp_month=1, exp_year=2025),
+    ]
+    return data
+
+
+async def change_card_page(portal: Portal, subscription_id: str = "sub_alice") -> str:
+    page = await portal.client.get(f"/portal/subscriptions/{subscription_id}/payment_method")
+    assert page.status_code == 200, page.text
+    token = CSRF_INPUT.search(page.text)
+    assert token is not None
+    return token.group(1)
+
+
+async def submit_new_card(
+    portal: Portal,
+    number: str = NEW_NUMBER,
+    *,
+    cvc: str = NEW_CVC,
+    exp_month: str = "12",
+    exp_year: str = "2031",
+) -> httpx.Response:
+    token = await change_card_page(portal)
+    return await portal.post(
+        "/portal/subscriptions/sub_alice/payment_method",
+        {
+            "csrf_token": token,
+            "source": "new",
+            "card_number": number,
+            "exp_month": exp_month,
+            "exp_year": exp_year,
+            "cvc": cvc,
+        },
+    )
+
+
+async def test_the_overview_leads_to_the_change_card_page(portal_factory: Any) -> None:
+    portal: Portal = await portal_factory(data=with_spare_cards())
+    overview = await portal.sign_in("cus_alice", locale="en")
+    assert 'href="/portal/subscriptions/sub_alice/payment_method"' in overview.text
+    assert "Change card" in text_of(overview)
+    page = await portal.client.get("/portal/subscriptions/sub_alice/payment_method")
+    text = text_of(page)
+    assert "Change payment method" in text
+    assert "Currently charged to Visa ending in 4242" in text
+    for label in ("Mastercard ending in 4444", "American Express ending in 0005"):
+        assert label in text
+    assert re.search(r'value="pm_old"[^>]*disabled', page.text)  # expired: not selectable
+    assert "Add a new card" in text
+
+
+async def test_choosing_a_saved_card_shows_it_at_once(portal_factory: Any) -> None:
+    portal: Portal = await portal_factory(data=with_spare_cards())
+    await portal.sign_in("cus_alice", locale="en")
+    token = await change_card_page(portal)
+    response = await portal.post(
+        "/portal/subscriptions/sub_alice/payment_method",
+        {"csrf_token": token, "source": "saved", "payment_method": "pm_mc"},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/portal"
+    (sent,) = portal.commands.sent
+    assert sent.command == UpdateSubscriptionPaymentMethod(
+        subscription_id="sub_alice", payment_method_id="pm_mc"
+    )
+    assert sent.stream_id == "subscription-sub_alice"
+    overview = text_of(await portal.client.get("/portal"))
+    assert (
+        "Your Premium Mensual subscription will now be charged to your Mastercard card "
+        "ending in 4444." in overview
+    )
+    assert "Mastercard ending in 4444 · Expires 06/2031" in overview
+
+
+async def test_a_new_card_is_tokenized_attached_and_used_without_its_number_kept(
+    portal: Portal,
+) -> None:
+    logs = io.StringIO()
+    configure_logging(level="DEBUG", fmt="json", service="test", stream=logs)
+    await portal.sign_in("cus_alice")
+    response = await submit_new_card(portal)
+    assert response.status_code == 303, response.text
+    attach, update = (sent.command for sent in portal.commands.sent)
+    assert isinstance(attach, AttachPaymentMethod)
+    assert isinstance(update, UpdateSubscriptionPaymentMethod)
+    assert attach.card.last4 == "4444"
+    assert update.payment_method_id == attach.card.payment_method_id
+    overview = await portal.client.get("/portal")
+    # Alice reads Spanish: the notice and the card, at once.
+    assert "terminada en 4444" in text_of(overview)
+    subscription = portal.data.subscriptions[("m_acme", "sub_alice")]
+    assert subscription.payment_method is not None
+    assert subscription.payment_method.last4 == "4444"
+    # The number and the CVC went nowhere: not in a command, a table, a log line or a page.
+    for sent in portal.commands.sent:
+        assert NEW_NUMBER not in sent.command.model_dump_json()
+    for table in ("portal_sessions", "portal_browser_sessions"):
+        rows = await portal.pool.fetch(f"SELECT * FROM {table}")
+        assert NEW_NUMBER not in repr([dict(r) for r in rows])
+    assert NEW_NUMBER not in logs.getvalue()
+    assert f'"{NEW_CVC}"' not in logs.getvalue()
+    assert "portal.card_change_outcome" in logs.getvalue()
+    assert NEW_NUMBER not in overview.text
+
+
+@pytest.mark.parametrize(
+    ("number", "fields", "expected"),
+    [
+        ("4242424242424241", {}, "Este número de tarjeta no es válido"),
+        ("4000000000000127", {}, "El código de seguridad es incorrecto"),
+        ("4000000000000069", {}, "Esta tarjeta ha vencido"),
+        (NEW_NUMBER, {"exp_year": "2024"}, "Esta tarjeta ha vencido"),
+        (NEW_NUMBER, {"cvc": "12"}, "Indica el código de seguridad"),
+        (NEW_NUMBER, {"exp_month": "13"}, "Indica el mes de vencimiento"),
+        (NEW_NUMBER, {"exp_month": "ab"}, "Indica el mes de vencimiento"),
+        ("", {}, "Este número de tarjeta no es válido"),
+    ],
+)
+async def test_a_refused_card_is_explained_and_never_echoed(
+    portal: Portal, number: str, fields: dict[str, str], expected: str
+) -> None:
+    await portal.sign_in("cus_alice")
+    response = await submit_new_card(portal, number, **fields)
+    assert response.status_code == 422, response.text
+    text = text_of(response)
+    assert expected in text
+    if number:
+        assert "vuelve a introducir el número de tarjeta" in text
+    # Neither the number nor the CVC is written back; the expiry is.
+    assert number == "" or number not in response.text
+    assert 'name="card_number" value=""' in response.text
+    assert 'name="cvc" value=""' in response.text
+    assert f'value="{NEW_CVC}"' not in response.text
+    assert f'value="{fields.get("exp_year", "2031")}"' in response.text
+    assert portal.commands.sent == []
+    assert portal.data.subscriptions[("m_acme", "sub_alice")].payment_method == card()
+
+
+async def test_a_card_valid_today_but_expired_at_the_merchants_time_is_refused(
+    portal_factory: Any,
+) -> None:
+    data = with_spare_cards()
+    data.test_clocks["m_acme"] = datetime(2031, 2, 1, tzinfo=UTC)
+    portal: Portal = await portal_factory(data=data)
+    overview = text_of(await portal.sign_in("cus_alice", locale="en"))
+    assert "Test mode: Acme Cloud's billing clock is set to" in overview
+    assert "Expired 12/2030" in overview  # the current card, at the merchant's time
+    # A new card that the processor accepts (it checks the wall clock) but that has expired
+    # in the merchant's time: attached, then refused for the subscription.
+    response = await submit_new_card(portal, exp_month="12", exp_year="2030")
+    assert response.status_code == 422
+    assert "This card has expired. Please use another card." in text_of(response)
+    assert [s.command.event_type for s in portal.commands.sent] == [
+        "AttachPaymentMethod",
+        "UpdateSubscriptionPaymentMethod",
+    ]
+    assert "Mastercard ending in 4444 · Expired 12/2030" in text_of(response)  # now listed
+    # A saved card expired in the merchant's time is refused before anything is sent.
+    token = CSRF_INPUT.search(response.text)
+    assert token is not None
+    refused = await portal.post(
+        "/portal/subscriptions/sub_alice/payment_method",
+        {"csrf_token": token.group(1), "source": "saved", "payment_method": "pm_old"},
+    )
+    assert refused.status_code == 422
+    assert "This card has expired. Please choose another card" in text_of(refused)
+    assert len(portal.commands.sent) == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("subscription_ended", 303, "This subscription has ended, so its payment method"),
+        ("payment_method_unchanged", 303, "That card already pays for your Premium Mensual"),
+        ("payment_method_not_found", 422, "This card is no longer available."),
+        ("payment_method_expired", 422, "This card has expired. Please choose another card"),
+        ("currency_mismatch", 422, "We couldn't change your payment method, and nothing was"),
+    ],
+)
+async def test_each_rejection_is_a_clear_message(
+    portal_factory: Any, code: str, status: int, expected: str
+) -> None:
+    portal: Portal = await portal_factory(data=with_spare_cards())
+    portal.commands.behaviour = "reject"
+    portal.commands.reject_code = code
+    await portal.sign_in("cus_alice", locale="en")
+    token = await change_card_page(portal)
+    response = await portal.post(
+        "/portal/subscriptions/sub_alice/payment_method",
+        {"csrf_token": token, "source": "saved", "payment_method": "pm_mc"},
+        follow=True,
+    )
+    assert (response.history[0].status_code if response.history else response.status_code) == (
+        status
+    )
+    assert expected in text_of(response)
+    assert portal.data.subscriptions[("m_acme", "sub_alice")].payment_method == card()
+
+
+async def test_a_slow_answer_says_the_change_is_being_processed(portal_factory: Any) -> None:
+    portal: Portal = await portal_factory(data=with_spare_cards())
+    portal.commands.behaviour = "timeout"
+    await portal.sign_in("cus_alice", locale="en")
+    token = await change_card_page(portal)
+    response = await portal.post(
+        "/portal/subscriptions/sub_alice/payment_method",
+        {"csrf_token": token, "source": "saved", "payment_method": "pm_mc"},
+        follow=True,
+    )
+    assert "We received your card and are still processing the change." in text_of(response)
+
+
+async def test_a_broken_command_channel_keeps_the_customer_on_the_page(
+    portal_factory: Any,
+) -> None:
+    portal: Portal = await portal_factory(data=with_spare_cards())
+    portal.commands.behaviour = "fail"
+    await portal.sign_in("cus_alice", locale="en")
+    response = await submit_new_card(portal)
+    assert response.status_code == 503
+    assert "We couldn't reach the billing system" in text_of(response)
+    assert NEW_NUMBER not in response.text
+
+
+async def test_choosing_the_card_in_use_changes_nothing(portal_factory: Any) -> None:
+    portal: Portal = await portal_factory(data=with_spare_cards())
+    await portal.sign_in("cus_alice", locale="en")
+    token = await change_card_page(portal)
+    response = await portal.post(
+        "/portal/subscriptions/sub_alice/payment_method",
+        {"csrf_token": token, "source": "saved", "payment_method": "pm_visa"},
+        follow=True,
+    )
+    assert "That card already pays for your Premium Mensual subscription" in text_of(response)
+    assert portal.commands.sent == []
+
+
+@pytest.mark.parametrize("chosen", ["", "pm_not_hers", "pm_mc' OR 1=1"])
+async def test_only_the_customers_own_cards_can_be_chosen(portal_factory: Any, chosen: str) -> None:
+    portal: Portal = await portal_factory(data=with_spare_cards())
+    await portal.sign_in("cus_alice", locale="en")
+    token = await change_card_page(portal)
+    response = await portal.post(
+        "/portal/subscriptions/sub_alice/payment_method",
+        {"csrf_token": token, "source": "saved", "payment_method": chosen},
+    )
+    assert response.status_code == 422
+    assert "Please choose one of your cards." in text_of(response)
+    assert portal.commands.sent == []
+
+
+async def test_an_ended_subscription_offers_no_card_change(portal: Portal) -> None:
+    await portal.sign_in("cus_bob")
+    overview = await portal.client.get("/portal")
+    assert "/portal/subscriptions/sub_bob_old/payment_method" not in overview.text
+    response = await portal.client.get(
+        "/portal/subscriptions/sub_bob_old/payment_method", follow_redirects=False
+    )
+    assert response.status_code == 303
+    followed = await portal.client.get("/portal")
+    assert "This subscription has ended, so its payment method can't be changed." in (
+        text_of(followed)
+    )
+
+
+# -- the merchant's time and a long history ------------------------------------------------
+
+
+async def test_a_subscription_with_many_renewals_lists_its_invoices_newest_first(
+    portal_factory: Any,
+) -> None:
+    data = demo_data(NOW)
+    data.invoices[("m_acme", "cus_alice")] = [
+        InvoiceView(
+            invoice_id=f"in_{n}",
+            number=f"ACME-{n:06d}",
+            issued_at=datetime(2024, 9, 15, 10, tzinfo=UTC) + timedelta(days=30 * n),
+            amount=2999,
+            currency="EUR",
+            status="paid",
+            plan_name="Premium Mensual",
+            subscription_id="sub_alice",
+        )
+        for n in (3, 0, 6, 1, 5, 2, 4)  # projected in any order
+    ]
+    portal: Portal = await portal_factory(data=data)
+    page = await portal.sign_in("cus_alice", locale="en")
+    rows = re.findall(r"<tbody>.*?</tbody>", page.text, re.S)
+    numbers = re.findall(r"ACME-\d{6}", rows[0])
+    assert numbers == [f"ACME-{n:06d}" for n in range(6, -1, -1)]
+    dates = re.findall(r'<time datetime="([^"]+)"', rows[0])
+    assert dates == sorted(dates, reverse=True)
+    assert len(dates) == 7

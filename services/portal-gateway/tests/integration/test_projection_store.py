@@ -26,12 +26,14 @@ from billing_events.contract.events import (
     SubscriptionActivated,
     SubscriptionCanceled,
     SubscriptionCreated,
+    SubscriptionRenewed,
+    TestClockAdvanced,
 )
 from billing_events.envelope import Envelope, EventData, new_envelope
-from billing_events.postgres import migrate
+from billing_events.postgres import Migration, migrate
 from portal_gateway.adapters.postgres.projector import project
 from portal_gateway.adapters.postgres.read_model import PostgresReadModel
-from portal_gateway.adapters.postgres.schema import MIGRATIONS
+from portal_gateway.adapters.postgres.schema import GATEWAY_MIGRATIONS, MIGRATIONS
 
 pytestmark = pytest.mark.integration
 
@@ -292,3 +294,133 @@ async def test_every_consumed_event_is_in_its_streams_history(
         "InvoiceIssued",
         "InvoicePaid",
     ]
+
+
+# --- test clocks and renewal invoices ----------------------------------------------------------
+
+
+def clock_advanced(version: int, frozen: datetime, merchant: str = MERCHANT) -> Envelope:
+    return new_envelope(
+        TestClockAdvanced(merchant_id=merchant, frozen_time=frozen),
+        stream_id=f"clock-{merchant}",
+        stream_version=version,
+        merchant_id=merchant,
+        correlation_id=uuid.uuid4(),
+        causation_id=uuid.uuid4(),
+        occurred_at=frozen,
+    )
+
+
+async def test_a_merchants_test_clock_is_its_latest_frozen_time(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    assert await reads.test_clock(MERCHANT) is None
+    first, second = clock_advanced(1, T0), clock_advanced(2, T1)
+    await feed(pg_pool, first, second, first)  # a redelivered older advance changes nothing
+    clock = await reads.test_clock(MERCHANT)
+    assert clock is not None
+    assert (clock.frozen_time, clock.version) == (T1, 2)
+    assert await reads.test_clock("mer_other") is None
+    # The advance answers the command that caused it.
+    assert second.causation_id is not None
+    outcome = await reads.command_outcome(second.causation_id)
+    assert outcome is not None
+    assert (outcome.accepted, outcome.event_types) == (True, ("TestClockAdvanced",))
+    assert [h.version for h in await reads.history(f"clock-{MERCHANT}")] == [1, 2]
+
+
+async def test_clock_events_projected_before_the_clock_table_existed_are_recovered(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    # A gateway that consumed the clock topic with only the first two migrations...
+    earlier: tuple[Migration, ...] = tuple(m for m in MIGRATIONS if m not in GATEWAY_MIGRATIONS[2:])
+    await migrate(pg_pool, earlier)
+    async with pg_pool.acquire() as conn, conn.transaction():
+        for envelope in (clock_advanced(1, T0), clock_advanced(2, T1)):
+            await conn.execute(
+                "INSERT INTO stream_events (stream_id, stream_version, event_id, merchant_id, "
+                "event_type, schema_version, occurred_at, correlation_id, data) "
+                "VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8)",
+                envelope.stream_id,
+                envelope.stream_version,
+                envelope.event_id,
+                envelope.merchant_id,
+                envelope.event_type,
+                envelope.occurred_at,
+                envelope.correlation_id,
+                envelope.data.model_dump(mode="json"),
+            )
+    # ... upgrades: the clock is read from the history.
+    await migrate(pg_pool, MIGRATIONS)
+    clock = await PostgresReadModel(pg_pool).test_clock(MERCHANT)
+    assert clock is not None
+    assert (clock.frozen_time, clock.version) == (T1, 2)
+
+
+def renewal_invoice(n: int, *, subscription: str = "sub_1") -> Envelope:
+    start = T0 + timedelta(days=30 * n)
+    return event(
+        InvoiceIssued(
+            invoice_id=f"in_{n}",
+            number=f"A-{n:04d}",
+            customer_id="cus_1",
+            subscription_id=subscription,
+            reason="subscription_create" if n == 0 else "subscription_cycle",
+            lines=(InvoiceLine(description="Pro", amount=2999),),
+            amount_due=2999,
+            currency="EUR",
+            period_start=start,
+            period_end=start + timedelta(days=30),
+            issued_at=start,
+            plan_name="Pro",
+        ),
+        f"invoice-in_{n}",
+        1,
+        at=start,
+    )
+
+
+async def test_renewal_invoices_are_listed_newest_first_per_subscription(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events(), *subscription_events())
+    # Renewals arrive in any order across invoice streams (different partitions).
+    await feed(pg_pool, *(renewal_invoice(n) for n in (2, 0, 6, 1, 4, 3, 5)))
+    await feed(pg_pool, renewal_invoice(9, subscription="sub_2"))
+    listed = await reads.invoices(MERCHANT, subscription_id="sub_1")
+    assert [i.invoice_id for i in listed] == [f"in_{n}" for n in range(6, -1, -1)]
+    assert listed[0].reason == "subscription_cycle"
+    assert listed[0].period_start == T0 + timedelta(days=180)
+    assert [i.invoice_id for i in await reads.invoices(MERCHANT, limit=2)] == ["in_9", "in_6"]
+    assert len(await reads.invoices(MERCHANT, customer_id="cus_1")) == 8
+    assert await reads.invoices("mer_other") == []
+    assert await reads.invoice("mer_other", "in_1") is None
+    found = await reads.invoice(MERCHANT, "in_1")
+    assert found is not None
+    assert found.number == "A-0001"
+    overview = await reads.overview(MERCHANT, "cus_1")
+    assert overview is not None
+    assert [i.number for i in overview.invoices][:3] == ["A-0009", "A-0006", "A-0005"]
+
+
+async def test_a_renewal_moves_the_next_renewal_date(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events(), *subscription_events())
+    t2 = T1 + timedelta(days=30)
+    await feed(
+        pg_pool,
+        event(
+            SubscriptionRenewed(
+                subscription_id="sub_1",
+                current_period_start=T1,
+                current_period_end=t2,
+            ),
+            "subscription-sub_1",
+            3,
+            at=T1,
+        ),
+    )
+    view = await reads.subscription(MERCHANT, "cus_1", "sub_1")
+    assert view is not None
+    assert (view.current_period_start, view.next_renewal_at, view.status) == (T1, t2, "active")

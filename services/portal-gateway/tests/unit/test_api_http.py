@@ -25,6 +25,7 @@ from billing_events.contract.commands import (
     CreatePlan,
     CreateSubscription,
     RegisterCustomer,
+    UpdateSubscriptionPaymentMethod,
 )
 from billing_events.envelope import EventData
 from payments import CardInput, SimulatedProcessor, TokenizedCard
@@ -211,6 +212,15 @@ class World:
                 )
             case CreateSubscription():
                 self._subscribe(command, merchant_id)
+            case UpdateSubscriptionPaymentMethod():
+                key = (merchant_id, command.subscription_id)
+                current = self.subscriptions[key]
+                chosen = self.cards[
+                    (merchant_id, current.view.customer_id, command.payment_method_id)
+                ]
+                self.subscriptions[key] = replace(
+                    current, view=replace(current.view, payment_method=chosen)
+                )
             case AdvanceTestClock():
                 previous = self.clocks.get(merchant_id)
                 self.clocks[merchant_id] = TestClockView(
@@ -813,6 +823,101 @@ async def test_unknown_references_are_404_with_the_param(h: Harness) -> None:
         assert response.json()["error"]["param"] == param
 
 
+async def _subscribed(h: Harness) -> tuple[str, str]:
+    plan, customer, card = await setup_customer_with_card(h)
+    subscription = (
+        await h.client.post(
+            "/v1/subscriptions",
+            json={"customer": customer, "plan": plan, "payment_method": card},
+            headers=h.auth(),
+        )
+    ).json()["id"]
+    other = (
+        await h.client.post(
+            "/v1/payment_methods",
+            json={
+                "customer": customer,
+                "card": {
+                    "number": "5555555555554444",
+                    "exp_month": 1,
+                    "exp_year": 2031,
+                    "cvc": CVC,
+                },
+            },
+            headers=h.auth(),
+        )
+    ).json()["id"]
+    return subscription, other
+
+
+async def test_a_subscription_is_switched_to_another_of_its_customers_cards(h: Harness) -> None:
+    subscription, other = await _subscribed(h)
+    response = await h.client.post(
+        f"/v1/subscriptions/{subscription}/payment_method",
+        json={"payment_method": other},
+        headers=h.auth(),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["payment_method"]["last4"] == "4444"
+    command, stream, _ = h.world.sent[-1]
+    assert command == UpdateSubscriptionPaymentMethod(
+        subscription_id=subscription, payment_method_id=other
+    )
+    assert stream == f"subscription-{subscription}"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("payment_method_expired", 402),
+        ("subscription_ended", 409),
+        ("payment_method_unchanged", 409),
+        ("payment_method_not_found", 404),
+    ],
+)
+async def test_a_refused_card_switch_answers_with_the_owner_code(
+    h: Harness, code: str, status: int
+) -> None:
+    subscription, other = await _subscribed(h)
+    h.world.mode = f"reject:{code}"
+    response = await h.client.post(
+        f"/v1/subscriptions/{subscription}/payment_method",
+        json={"payment_method": other},
+        headers=h.auth(),
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+async def test_a_card_switch_to_a_card_the_customer_lacks_is_404_before_sending(
+    h: Harness,
+) -> None:
+    subscription, _ = await _subscribed(h)
+    sent = len(h.world.sent)
+    for body in ({"payment_method": "pm_unknown"}, {"payment_method": ""}, {}):
+        response = await h.client.post(
+            f"/v1/subscriptions/{subscription}/payment_method", json=body, headers=h.auth()
+        )
+        assert response.status_code in (400, 404), response.text
+    unknown = await h.client.post(
+        f"/v1/subscriptions/{subscription}/payment_method",
+        json={"payment_method": "pm_unknown"},
+        headers=h.auth(),
+    )
+    assert unknown.json()["error"] == {
+        "code": "payment_method_not_found",
+        "message": unknown.json()["error"]["message"],
+        "param": "payment_method",
+    }
+    elsewhere = await h.client.post(
+        f"/v1/subscriptions/{subscription}/payment_method",
+        json={"payment_method": "pm_unknown"},
+        headers=h.auth("globex"),
+    )
+    assert elsewhere.status_code == 404
+    assert len(h.world.sent) == sent
+
+
 async def test_cancel_and_events(h: Harness) -> None:
     plan, customer, card = await setup_customer_with_card(h)
     subscription = (
@@ -1009,3 +1114,210 @@ async def test_a_bad_slug_is_a_400(h: Harness) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "slug"
+
+
+# --- test clocks -------------------------------------------------------------------------------
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def test_a_merchant_without_a_test_clock_lives_in_wall_clock_time(h: Harness) -> None:
+    merchant = h.ids["acme"]
+    response = await h.client.get(f"/admin/merchants/{merchant}/test_clock", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"object": "test_clock", "merchant_id": merchant, "frozen_time": None}
+
+
+async def test_advancing_a_test_clock_sends_the_command_to_the_clock_stream(h: Harness) -> None:
+    merchant = h.ids["acme"]
+    response = await h.client.post(
+        f"/admin/merchants/{merchant}/test_clock",
+        json={"advance_to": "2031-03-01T09:30:00+02:00"},
+        headers=ADMIN,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["frozen_time"] == "2031-03-01T07:30:00Z"
+    command, stream, sent_for = h.world.sent[-1]
+    assert isinstance(command, AdvanceTestClock)
+    assert (stream, sent_for, command.merchant_id) == (f"clock-{merchant}", merchant, merchant)
+    assert command.advance_to == datetime(2031, 3, 1, 7, 30, tzinfo=UTC)
+    shown = await h.client.get(f"/admin/merchants/{merchant}/test_clock", headers=ADMIN)
+    assert shown.json()["frozen_time"] == "2031-03-01T07:30:00Z"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("clock_backwards", 409),
+        ("test_clocks_disabled", 409),
+        ("clock_advance_too_far", 422),
+    ],
+)
+async def test_a_refused_clock_advance_answers_with_the_rejection_code(
+    h: Harness, code: str, status: int
+) -> None:
+    h.world.mode = f"reject:{code}"
+    response = await h.client.post(
+        f"/admin/merchants/{h.ids['acme']}/test_clock",
+        json={"advance_to": "2020-01-01T00:00:00Z"},
+        headers=ADMIN,
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == {"code": code, "message": f"no: {code}"}
+
+
+async def test_a_clock_that_does_not_answer_in_time_is_a_202(h: Harness) -> None:
+    h.world.mode = "timeout"
+    response = await h.client.post(
+        f"/admin/merchants/{h.ids['acme']}/test_clock",
+        json={"advance_to": "2030-01-01T00:00:00Z"},
+        headers=ADMIN,
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["code"] == "timeout"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"advance_to": "2030-01-01T00:00:00"},  # no timezone
+        {"advance_to": "next tuesday"},
+        {},
+        {"advance_to": "2030-01-01T00:00:00Z", "extra": 1},
+    ],
+)
+async def test_a_bad_advance_is_a_400_and_sends_nothing(h: Harness, body: dict[str, Any]) -> None:
+    response = await h.client.post(
+        f"/admin/merchants/{h.ids['acme']}/test_clock", json=body, headers=ADMIN
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"].startswith("parameter_")
+    assert h.world.sent == []
+
+
+async def test_an_unknown_merchants_clock_is_404_and_the_clock_needs_the_admin_token(
+    h: Harness,
+) -> None:
+    path = "/admin/merchants/mer_nope/test_clock"
+    assert (await h.client.get(path, headers=ADMIN)).status_code == 404
+    posted = await h.client.post(path, json={"advance_to": "2030-01-01T00:00:00Z"}, headers=ADMIN)
+    assert posted.status_code == 404
+    assert posted.json()["error"]["code"] == "resource_missing"
+    refused = await h.client.post(
+        f"/admin/merchants/{h.ids['acme']}/test_clock",
+        json={"advance_to": "2030-01-01T00:00:00Z"},
+        headers=h.auth(),
+    )
+    assert refused.status_code == 401
+    assert h.world.sent == []
+
+
+# --- invoices ----------------------------------------------------------------------------------
+
+
+def _invoice(merchant_id: str, n: int, *, subscription: str = "sub_1") -> InvoiceDetail:
+    issued = NOW + timedelta(days=30 * n)
+    return InvoiceDetail(
+        invoice_id=f"in_{n}",
+        merchant_id=merchant_id,
+        customer_id="cus_1",
+        subscription_id=subscription,
+        number=f"ACME-{n:06d}",
+        reason="subscription_create" if n == 0 else "subscription_cycle",
+        status="paid",
+        amount_due=2999,
+        amount_paid=2999,
+        currency="USD",
+        plan_name="Pro",
+        issued_at=issued,
+        period_start=issued,
+        period_end=issued + timedelta(days=30),
+        paid_at=issued,
+        failed_attempts=0,
+        last_decline_code=None,
+        last_decline_message=None,
+    )
+
+
+async def _subscription_with_invoices(h: Harness, count: int) -> str:
+    plan = (await h.client.post("/v1/plans", json=PLAN, headers=h.auth())).json()["id"]
+    customer = (
+        await h.client.post(
+            "/v1/customers", json={"email": "a@example.com", "name": "A"}, headers=h.auth()
+        )
+    ).json()["id"]
+    card = (
+        await h.client.post(
+            "/v1/payment_methods",
+            json={
+                "customer": customer,
+                "card": {"number": CARD_NUMBER, "exp_month": 1, "exp_year": 2040, "cvc": CVC},
+            },
+            headers=h.auth(),
+        )
+    ).json()["id"]
+    subscription: str = (
+        await h.client.post(
+            "/v1/subscriptions",
+            json={"customer": customer, "plan": plan, "payment_method": card},
+            headers=h.auth(),
+        )
+    ).json()["id"]
+    merchant = h.ids["acme"]
+    h.world.invoice_rows.extend(
+        _invoice(merchant, n, subscription=subscription) for n in (3, 0, 5, 1, 4, 2)[:count]
+    )
+    h.world.invoice_rows.append(_invoice(merchant, 9, subscription="sub_other"))
+    h.world.invoice_rows.append(_invoice(h.ids["globex"], 7, subscription=subscription))
+    return subscription
+
+
+async def test_a_subscriptions_invoices_are_listed_newest_first(h: Harness) -> None:
+    subscription = await _subscription_with_invoices(h, 6)
+    response = await h.client.get(
+        "/v1/invoices", params={"subscription": subscription}, headers=h.auth()
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["object"] == "list"
+    assert body["has_more"] is False
+    assert [i["id"] for i in body["data"]] == ["in_5", "in_4", "in_3", "in_2", "in_1", "in_0"]
+    first = body["data"][-1]
+    assert first["reason"] == "subscription_create"
+    assert (first["subscription"], first["amount_due"], first["currency"]) == (
+        subscription,
+        2999,
+        "USD",
+    )
+    assert first["issued_at"] == "2025-05-01T12:00:00Z"
+    page = await h.client.get(
+        "/v1/invoices", params={"subscription": subscription, "limit": 2}, headers=h.auth()
+    )
+    assert [i["id"] for i in page.json()["data"]] == ["in_5", "in_4"]
+    assert page.json()["has_more"] is True
+
+
+async def test_an_invoice_is_retrieved_by_id_within_its_merchant_only(h: Harness) -> None:
+    await _subscription_with_invoices(h, 1)
+    found = await h.client.get("/v1/invoices/in_3", headers=h.auth())
+    assert found.status_code == 200, found.text
+    assert found.json()["number"] == "ACME-000003"
+    assert (await h.client.get("/v1/invoices/in_3", headers=h.auth("globex"))).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "param"),
+    [
+        ({"subscription": "sub_unknown"}, 404, "subscription"),
+        ({"customer": "cus_unknown"}, 404, "customer"),
+        ({"limit": "0"}, 400, "limit"),
+        ({"limit": "101"}, 400, "limit"),
+        ({"limit": "many"}, 400, "limit"),
+    ],
+)
+async def test_bad_invoice_filters_are_clear_errors(
+    h: Harness, params: dict[str, str], status: int, param: str
+) -> None:
+    response = await h.client.get("/v1/invoices", params=params, headers=h.auth())
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["param"] == param

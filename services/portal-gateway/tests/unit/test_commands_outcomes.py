@@ -11,7 +11,9 @@ from billing_events.envelope import new_envelope
 from portal_gateway.application.errors import (
     Conflict,
     InvalidRequest,
+    PaymentFailed,
     ResourceMissing,
+    Unprocessable,
     rejection_error,
 )
 from portal_gateway.domain.outcomes import (
@@ -99,6 +101,16 @@ def test_an_event_without_causation_answers_no_command_but_still_wakes_its_strea
         ("already_canceled", Conflict),
         ("duplicate", Conflict),
         (None, Conflict),
+        # The codes of test clocks and card changes (subscriptions' domain/rejection.py).
+        ("payment_method_not_found", ResourceMissing),
+        ("payment_method_expired", PaymentFailed),
+        ("subscription_ended", Conflict),
+        ("payment_method_unchanged", Conflict),
+        ("clock_backwards", Conflict),
+        ("test_clocks_disabled", Conflict),
+        ("clock_advance_too_far", Unprocessable),
+        ("invalid_command", Unprocessable),
+        ("currency_mismatch", Unprocessable),
     ],
 )
 def test_rejections_map_to_http_errors_keeping_the_owner_code(code: str | None, kind: type) -> None:

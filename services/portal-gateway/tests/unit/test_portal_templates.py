@@ -212,3 +212,113 @@ async def test_merchant_supplied_text_is_escaped() -> None:
     assert "<script>" not in html
     assert "javascript:" not in html
     assert "theme.css" not in html  # an invalid color yields no theme at all
+
+
+# --- changing the card, test clocks ------------------------------------------------------------
+
+
+async def _alice_with_cards() -> PortalOverview:
+    from portal_gateway.portal.testing import card
+
+    data = demo_data(NOW)
+    data.cards[("m_acme", "cus_alice")] = [
+        card("pm_old", brand="mastercard", last4="4444", exp_month=1, exp_year=2025),
+        card(),
+    ]
+    overview = await data.overview("m_acme", "cus_alice")
+    assert overview is not None
+    return overview
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_the_change_card_page_renders_in_every_language(language: str) -> None:
+    overview = await _alice_with_cards()
+    (subscription,) = overview.subscriptions
+    t = messages_for(language)
+    fmt = Formatter(PortalLocale(language))
+    summary = presenters.payment_method_summary(overview, subscription, t, fmt, NOW)
+    html = pages.payment_method_html(
+        RENDERER,
+        _chrome(language, overview),
+        summary,
+        errors={"number": t.error_card_number, "card": t.error_card_reenter},
+        exp_month="04",
+        exp_year="2031",
+    )
+    page = assert_well_formed_page(html, language)
+    text = " ".join(page.text)
+    for expected in (
+        t.payment_method_title,
+        t.saved_cards_legend,
+        t.new_card_heading,
+        t.error_card_number,
+        t.error_card_reenter,
+        t.card_current_tag,
+        t.new_card_privacy,
+    ):
+        assert expected in text, expected
+    inputs = {i.get("name"): i for i in page.all("input") if i.get("name")}
+    assert inputs["card_number"]["value"] == ""
+    assert inputs["cvc"]["value"] == ""
+    assert inputs["cvc"]["type"] == "password"
+    assert inputs["card_number"]["autocomplete"] == "cc-number"
+    assert (inputs["exp_month"]["value"], inputs["exp_year"]["value"]) == ("04", "2031")
+    radios = {i["value"]: i for i in page.all("input") if i.get("type") == "radio"}
+    assert "disabled" in radios["pm_old"]
+    assert "checked" in radios["pm_visa"]
+    actions = {f["action"] for f in page.all("form")}
+    assert "/portal/subscriptions/sub_alice/payment_method" in actions
+
+
+async def test_without_a_processor_only_saved_cards_are_offered() -> None:
+    overview = await _alice_with_cards()
+    (subscription,) = overview.subscriptions
+    summary = presenters.payment_method_summary(
+        overview, subscription, messages_for("en"), Formatter(PortalLocale("en")), NOW
+    )
+    html = pages.payment_method_html(RENDERER, _chrome("en", overview), summary, can_add_card=False)
+    names = {i.get("name") for i in parse(html).all("input")}
+    assert "payment_method" in names
+    assert "card_number" not in names
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_the_overview_offers_to_change_the_card_and_shows_a_test_clock(
+    language: str,
+) -> None:
+    overview = await _overview("cus_alice")
+    clocked = PortalOverview(
+        overview.merchant,
+        overview.customer,
+        overview.subscriptions,
+        overview.invoices,
+        overview.payment_methods,
+        test_clock=datetime(2031, 6, 1, tzinfo=UTC),
+    )
+    t = messages_for(language)
+    fmt = Formatter(PortalLocale(language))
+    html = pages.overview_html(RENDERER, _chrome(language, clocked), clocked, fmt=fmt, now=NOW)
+    page = assert_well_formed_page(html, language)
+    links = [a["href"] for a in page.all("a")]
+    assert "/portal/subscriptions/sub_alice/payment_method" in links
+    text = " ".join(page.text)
+    assert t.change_card in text
+    banner = pages.clock_notice(clocked, t, fmt)
+    assert banner is not None
+    assert banner.text in text
+    assert "2031" in banner.text
+    # At the merchant's time (2031) the demo card (12/2030) has expired.
+    assert t.card_expired.format(expiry="12/2030") in text
+    plain = pages.overview_html(RENDERER, _chrome(language, overview), overview, fmt=fmt, now=NOW)
+    assert pages.clock_notice(overview, t, fmt) is None
+    assert t.card_expires.format(expiry="12/2030") in " ".join(parse(plain).text)
+
+
+async def test_a_canceled_subscription_offers_no_card_change() -> None:
+    overview = await _overview("cus_bob")
+    html = pages.overview_html(
+        RENDERER, _chrome("en", overview), overview, fmt=Formatter(PortalLocale("en")), now=NOW
+    )
+    links = [a["href"] for a in parse(html).all("a")]
+    assert "/portal/subscriptions/sub_bob/payment_method" in links
+    assert "/portal/subscriptions/sub_bob_old/payment_method" not in links

@@ -46,6 +46,7 @@ from portal_gateway.api.schemas import (
     SubscriptionCancel,
     SubscriptionCreate,
     SubscriptionOut,
+    SubscriptionPaymentMethodUpdate,
 )
 from portal_gateway.application.merchant_api import MerchantApi
 from portal_gateway.domain import ids
@@ -246,6 +247,32 @@ class SubscriptionsController(Controller):
             at_period_end=body.at_period_end,
             reason=body.reason,
             comment=body.comment,
+        )
+        return subscription_out(detail)
+
+    @post(
+        "/{subscription_id:str}/payment_method",
+        status_code=HTTP_200_OK,
+        summary="Charge a subscription to another of its customer's cards",
+        description=(
+            "Attach the card first (`POST /v1/payment_methods`). Refusals: 404 "
+            "`payment_method_not_found`; 402 `payment_method_expired` (expired in the "
+            "merchant's time); 409 `subscription_ended` (canceled or never started) or "
+            "`payment_method_unchanged` (that card already pays it)."
+        ),
+        responses={**_WRITE, **_NOT_FOUND, 402: _error("The card has expired")},
+    )
+    @json_errors
+    async def update_payment_method(
+        self,
+        request: AnyRequest,
+        subscription_id: FromPath[str],
+        data: JSONBody[SubscriptionPaymentMethodUpdate],
+        api: NamedDependency[MerchantApi],
+    ) -> SubscriptionOut:
+        merchant = current_merchant(request)
+        detail = await api.update_subscription_payment_method(
+            merchant.merchant_id, subscription_id, payment_method_id=data.payment_method
         )
         return subscription_out(detail)
 

@@ -184,6 +184,10 @@ class SubscriptionCancel(Request):
     comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
+class SubscriptionPaymentMethodUpdate(Request):
+    payment_method: Id = Field(description="one of the subscription's customer's cards, pm_...")
+
+
 class PlanSummary(Response):
     id: str
     name: str

@@ -18,6 +18,7 @@ from billing_events.contract.commands import (
     CreatePlan,
     CreateSubscription,
     RegisterCustomer,
+    UpdateSubscriptionPaymentMethod,
 )
 from billing_events.contract.common import CardSummary
 from billing_events.envelope import EventData
@@ -331,6 +332,28 @@ class MerchantApi:
         current = await self._reads.subscription_detail(merchant_id, subscription_id)
         _raise_unless_accepted(outcome, "subscription", subscription_id, current)
         return _found(current, "subscription", subscription_id)
+
+    async def update_subscription_payment_method(
+        self, merchant_id: str, subscription_id: str, *, payment_method_id: str
+    ) -> SubscriptionDetail:
+        """Charge the subscription to another of its customer's cards from now on."""
+        current = await self.get_subscription(merchant_id, subscription_id)
+        card = await self._reads.payment_method(
+            merchant_id, current.view.customer_id, payment_method_id
+        )
+        if card is None:
+            raise ResourceMissing(
+                f"No such payment method for customer {current.view.customer_id!r}.",
+                code="payment_method_not_found",
+                param="payment_method",
+            )
+        command = UpdateSubscriptionPaymentMethod(
+            subscription_id=subscription_id, payment_method_id=payment_method_id
+        )
+        outcome = await self._send(command, ids.subscription_stream(subscription_id), merchant_id)
+        after = await self._reads.subscription_detail(merchant_id, subscription_id)
+        _raise_unless_accepted(outcome, "subscription", subscription_id, after)
+        return _found(after, "subscription", subscription_id)
 
     # --- invoices -----------------------------------------------------------------------
 

@@ -88,6 +88,13 @@ class PortalOverview:
     subscriptions: list[SubscriptionView]
     invoices: list[InvoiceView]
     payment_methods: list[CardView] = field(default_factory=list)
+    # The merchant's test clock (development and tests): its subscriptions live at this time.
+    # None: no test clock, the wall clock is the merchant's time.
+    test_clock: datetime | None = None
+
+    def merchant_now(self, wall_clock: datetime) -> datetime:
+        """The time the merchant's billing decisions are made at (card expiry included)."""
+        return self.test_clock if self.test_clock is not None else wall_clock
 
 
 class PortalQueries(Protocol):

@@ -18,6 +18,7 @@ from litestar import MediaType, Response
 from litestar.datastructures import Cookie, FormMultiDict
 from litestar.di import NamedDependency
 
+from portal_gateway.application.payment_methods import PaymentMethodChanges
 from portal_gateway.application.ports import CommandGateway, PortalOverview, PortalQueries
 from portal_gateway.portal import csrf
 from portal_gateway.portal.clock import Clock
@@ -55,6 +56,7 @@ class Portal:
     settings: PortalSettings
     clock: Clock
     renderer: PageRenderer
+    card_changes: PaymentMethodChanges
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -115,6 +117,12 @@ class Visit:
     @property
     def customer_id(self) -> str:
         return self.session.customer_id
+
+    @property
+    def merchant_now(self) -> datetime:
+        """The merchant's time (its test clock's, if it has one): billing rules such as card
+        expiry are judged at it. Session expiry stays on the wall clock (``now``)."""
+        return self.overview.merchant_now(self.now)
 
     @property
     def t(self) -> Messages:

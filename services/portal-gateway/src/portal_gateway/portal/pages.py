@@ -11,7 +11,8 @@ from billing_events.contract.events import CancellationReason
 from portal_gateway.application.ports import PortalOverview
 from portal_gateway.portal import presenters
 from portal_gateway.portal.formatting import Formatter
-from portal_gateway.portal.presenters import CancelSummary, Notice
+from portal_gateway.portal.i18n import Messages
+from portal_gateway.portal.presenters import CancelSummary, Notice, PaymentMethodSummary
 from portal_gateway.portal.rendering import Chrome, PageRenderer
 
 REASONS: Final[tuple[str, ...]] = get_args(CancellationReason)
@@ -27,15 +28,53 @@ def overview_html(
     now: datetime,
     flash: Notice | None = None,
 ) -> str:
+    """``now`` is the wall clock; the page itself lives in the merchant's time."""
     t = chrome.t
+    merchant_now = overview.merchant_now(now)
     return renderer.render(
         "overview.html",
         chrome,
         customer=overview.customer,
         flash=flash,
-        subscriptions=presenters.subscription_cards(overview, t, fmt, now),
-        cards=presenters.payment_method_lines(overview, t, now),
+        test_clock=clock_notice(overview, t, fmt),
+        subscriptions=presenters.subscription_cards(overview, t, fmt, merchant_now),
+        cards=presenters.payment_method_lines(overview, t, merchant_now),
         invoices=presenters.invoice_rows(overview.invoices, t, fmt),
+    )
+
+
+def clock_notice(overview: PortalOverview, t: Messages, fmt: Formatter) -> Notice | None:
+    """Development only: say that this merchant's time is a test clock's, and which."""
+    if overview.test_clock is None:
+        return None
+    text = t.test_clock_notice.format(
+        merchant=overview.merchant.name, date=fmt.date(overview.test_clock)
+    )
+    return Notice("info", text)
+
+
+def payment_method_html(
+    renderer: PageRenderer,
+    chrome: Chrome,
+    summary: PaymentMethodSummary,
+    *,
+    errors: Mapping[str, str] | None = None,
+    page_error: str | None = None,
+    exp_month: str = "",
+    exp_year: str = "",
+    can_add_card: bool = True,
+) -> str:
+    """The change-card page. The card number and the CVC are never put back into the form:
+    after an error the customer types them again (``exp_month``/``exp_year`` are kept)."""
+    return renderer.render(
+        "payment_method.html",
+        chrome,
+        summary=summary,
+        errors=dict(errors or {}),
+        page_error=page_error,
+        exp_month=exp_month,
+        exp_year=exp_year,
+        can_add_card=can_add_card,
     )
 
 

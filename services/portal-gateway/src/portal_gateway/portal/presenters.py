@@ -20,6 +20,8 @@ from portal_gateway.portal.formatting import Formatter, as_utc
 from portal_gateway.portal.i18n import Messages
 
 CANCELABLE_STATUSES = frozenset({"active", "on_hold"})
+# A customer may switch the card of a live subscription; on hold it is how the arrears get paid.
+CARD_CHANGE_STATUSES = frozenset({"active", "on_hold"})
 # Badge colors in portal.css, by meaning rather than by status name.
 _TONES = {
     "active": "positive",
@@ -49,6 +51,10 @@ _BRANDS = {
 
 def is_cancelable(subscription: SubscriptionView) -> bool:
     return subscription.status in CANCELABLE_STATUSES and subscription.cancel_at is None
+
+
+def can_change_card(subscription: SubscriptionView) -> bool:
+    return subscription.status in CARD_CHANGE_STATUSES
 
 
 def cancels_at_period_end(
@@ -110,6 +116,7 @@ class SubscriptionCard:
     facts: tuple[Fact, ...]
     notice: Notice | None
     can_cancel: bool
+    can_change_card: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,11 +150,16 @@ def _months_until(year: int, month: int, now: datetime) -> int:
     return (year - now.year) * 12 + (month - now.month)
 
 
+def card_expired(card: CardView, now: datetime) -> bool:
+    """A card is valid through the last day of its expiry month (the subscriptions service's
+    rule, applied at the merchant's time)."""
+    return _months_until(card.exp_year, card.exp_month, as_utc(now)) < 0
+
+
 def card_line(card: CardView, t: Messages, now: datetime) -> CardLine:
     expiry = f"{card.exp_month:02d}/{card.exp_year}"
     months_left = _months_until(card.exp_year, card.exp_month, as_utc(now))
-    # A card is valid through the last day of its expiry month.
-    expired = months_left < 0
+    expired = card_expired(card, now)
     return CardLine(
         payment_method_id=card.payment_method_id,
         label=t.card_ending.format(brand=card_brand_name(card.brand, t), last4=card.last4),
@@ -245,6 +257,7 @@ def subscription_card(
         facts=tuple(_facts(subscription, t, fmt, now)),
         notice=_notice(subscription, t, fmt, merchant),
         can_cancel=is_cancelable(subscription),
+        can_change_card=can_change_card(subscription),
     )
 
 
@@ -277,14 +290,80 @@ def invoice_rows(invoices: list[InvoiceView], t: Messages, fmt: Formatter) -> li
     ]
 
 
-def payment_method_lines(overview: PortalOverview, t: Messages, now: datetime) -> list[CardLine]:
-    """The customer's cards; those known only through a subscription count too."""
+def customer_cards(overview: PortalOverview) -> list[CardView]:
+    """The customer's cards, newest first; those known only through a subscription count too."""
     cards: dict[str, CardView] = {card.payment_method_id: card for card in overview.payment_methods}
     for subscription in overview.subscriptions:
         card = subscription.payment_method
         if card is not None and subscription.status != "canceled":
             cards.setdefault(card.payment_method_id, card)
-    return [card_line(card, t, now) for card in cards.values()]
+    return list(cards.values())
+
+
+def payment_method_lines(overview: PortalOverview, t: Messages, now: datetime) -> list[CardLine]:
+    return [card_line(card, t, now) for card in customer_cards(overview)]
+
+
+@dataclass(frozen=True)
+class CardChoice:
+    """A saved card offered for a subscription: expired cards are shown but cannot be chosen."""
+
+    payment_method_id: str
+    label: str
+    expiry: str
+    current: bool
+    expired: bool
+
+
+@dataclass(frozen=True)
+class PaymentMethodSummary:
+    subscription_id: str
+    plan_name: str
+    price: str
+    current: CardLine | None
+    choices: tuple[CardChoice, ...]
+    # Which saved card the form starts with: the current one, or the one just chosen.
+    selected: str | None
+
+
+def find_customer_card(overview: PortalOverview, payment_method_id: str) -> CardView | None:
+    return next(
+        (c for c in customer_cards(overview) if c.payment_method_id == payment_method_id), None
+    )
+
+
+def payment_method_summary(
+    overview: PortalOverview,
+    subscription: SubscriptionView,
+    t: Messages,
+    fmt: Formatter,
+    now: datetime,
+    *,
+    selected: str | None = None,
+) -> PaymentMethodSummary:
+    current = subscription.payment_method
+    current_id = current.payment_method_id if current is not None else None
+    cards = customer_cards(overview)
+    # The card in use first, then the others newest first.
+    cards.sort(key=lambda card: card.payment_method_id != current_id)
+    choices = tuple(
+        CardChoice(
+            payment_method_id=card.payment_method_id,
+            label=(line := card_line(card, t, now)).label,
+            expiry=line.expiry,
+            current=card.payment_method_id == current_id,
+            expired=card_expired(card, now),
+        )
+        for card in cards
+    )
+    return PaymentMethodSummary(
+        subscription_id=subscription.subscription_id,
+        plan_name=subscription.plan_name,
+        price=price(subscription, t, fmt),
+        current=card_line(current, t, now) if current is not None else None,
+        choices=choices,
+        selected=selected or current_id,
+    )
 
 
 def cancel_summary(

@@ -11,12 +11,15 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
 from billing_events.postgres import Migration
+from payments import PaymentProcessor
+from portal_gateway.application.payment_methods import PaymentMethodChanges
 from portal_gateway.application.ports import CommandGateway, PortalQueries
 from portal_gateway.portal.cancel_routes import cancel_reason_page, cancel_review, cancel_submit
 from portal_gateway.portal.clock import Clock, SystemClock
 from portal_gateway.portal.dependencies import Portal, provide_checked_form, provide_portal_visit
 from portal_gateway.portal.errors import page_error_handlers
 from portal_gateway.portal.overview_routes import overview_page
+from portal_gateway.portal.payment_method_routes import payment_method_page, payment_method_submit
 from portal_gateway.portal.rendering import PORTAL_PATH, PageRenderer
 from portal_gateway.portal.security import SecurityHeadersMiddleware
 from portal_gateway.portal.session_routes import (
@@ -39,11 +42,13 @@ def portal_router(
     settings: PortalSettings,
     *,
     clock: Clock | None = None,
+    processor: PaymentProcessor | None = None,
 ) -> Router:
     """The customer portal, mounted at ``/portal``.
 
     ``pool`` must reach the schema where ``PORTAL_MIGRATIONS`` have been applied. ``clock``
-    defaults to the system clock; tests and test clocks pass their own.
+    defaults to the system clock; tests pass their own. ``processor`` tokenizes the cards
+    customers add; without it they can only choose among their saved cards.
     """
     portal = Portal(
         queries=queries,
@@ -52,6 +57,9 @@ def portal_router(
         settings=settings,
         clock=clock or SystemClock(),
         renderer=PageRenderer(),
+        card_changes=PaymentMethodChanges(
+            commands=commands, processor=processor, timeout=settings.command_timeout
+        ),
     )
     static = create_static_files_router(
         path="/static",
@@ -68,6 +76,8 @@ def portal_router(
             cancel_reason_page,
             cancel_review,
             cancel_submit,
+            payment_method_page,
+            payment_method_submit,
             switch_language,
             sign_out,
             theme_stylesheet,

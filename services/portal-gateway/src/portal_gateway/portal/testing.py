@@ -4,7 +4,9 @@ For tests of the portal's pages (and demos without the other services): ``InMemo
 answers ``PortalQueries`` like the gateway's projections would, scoped to (merchant,
 customer), and ``InMemoryCommandGateway`` applies ``CancelSubscription`` to that data the way
 the subscriptions service and the projection would, or refuses, times out, or fails on
-request. Nothing here touches PostgreSQL or Kafka.
+request; it also attaches cards and switches a subscription's card (``AttachPaymentMethod``,
+``UpdateSubscriptionPaymentMethod``) with the subscriptions service's rules. Nothing here
+touches PostgreSQL or Kafka.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from billing_events.contract.commands import CancelSubscription
+from billing_events.contract.commands import (
+    AttachPaymentMethod,
+    CancelSubscription,
+    UpdateSubscriptionPaymentMethod,
+)
 from billing_events.envelope import EventData
 from portal_gateway.application.ports import (
     CardView,
@@ -35,6 +41,7 @@ class InMemoryPortalData:
     subscriptions: dict[tuple[str, str], SubscriptionView] = field(default_factory=dict)
     invoices: dict[tuple[str, str], list[InvoiceView]] = field(default_factory=dict)
     cards: dict[tuple[str, str], list[CardView]] = field(default_factory=dict)
+    test_clocks: dict[str, datetime] = field(default_factory=dict)
 
     # -- PortalQueries ---------------------------------------------------------------
 
@@ -53,6 +60,7 @@ class InMemoryPortalData:
             ],
             invoices=list(self.invoices.get((merchant_id, customer_id), [])),
             payment_methods=list(self.cards.get((merchant_id, customer_id), [])),
+            test_clock=self.test_clocks.get(merchant_id),
         )
 
     async def subscription(
@@ -95,6 +103,10 @@ class InMemoryCommandGateway:
     data: InMemoryPortalData
     now: datetime
     behaviour: Behaviour = "apply"
+    # The code a "reject" behaviour answers with, as the owning service would.
+    reject_code: str = "rejected"
+    # Commands of these types are rejected with ``reject_code`` while the others apply.
+    reject_only: frozenset[str] = frozenset()
     sent: list[SentCommand] = field(default_factory=list)
 
     async def send(
@@ -114,11 +126,59 @@ class InMemoryCommandGateway:
             return CommandOutcome(
                 command_id, accepted=False, code=TIMEOUT_CODE, message="no answer"
             )
-        if self.behaviour == "reject":
-            return CommandOutcome(command_id, False, "rejected", "refused by the test")
-        if not isinstance(command, CancelSubscription):
-            raise NotImplementedError(f"{command.event_type} is not simulated")
-        return self._cancel(command_id, command, merchant_id)
+        if self.behaviour == "reject" and (
+            not self.reject_only or command.event_type in self.reject_only
+        ):
+            return CommandOutcome(command_id, False, self.reject_code, "refused by the test")
+        match command:
+            case CancelSubscription():
+                return self._cancel(command_id, command, merchant_id)
+            case AttachPaymentMethod():
+                return self._attach(command_id, command, merchant_id)
+            case UpdateSubscriptionPaymentMethod():
+                return self._change_card(command_id, command, merchant_id)
+        raise NotImplementedError(f"{command.event_type} is not simulated")
+
+    def _attach(
+        self, command_id: uuid.UUID, command: AttachPaymentMethod, merchant_id: str
+    ) -> CommandOutcome:
+        if (merchant_id, command.customer_id) not in self.data.customers:
+            return CommandOutcome(command_id, False, "customer_not_found", "unknown")
+        summary = command.card
+        self.data.cards.setdefault((merchant_id, command.customer_id), []).insert(
+            0,
+            CardView(
+                summary.payment_method_id,
+                summary.brand,
+                summary.last4,
+                summary.exp_month,
+                summary.exp_year,
+            ),
+        )
+        return CommandOutcome(command_id, True, event_types=("PaymentMethodAttached",))
+
+    def _change_card(
+        self, command_id: uuid.UUID, command: UpdateSubscriptionPaymentMethod, merchant_id: str
+    ) -> CommandOutcome:
+        key = (merchant_id, command.subscription_id)
+        current = self.data.subscriptions.get(key)
+        if current is None:
+            return CommandOutcome(command_id, False, "subscription_not_found", "unknown")
+        owned = self.data.cards.get((merchant_id, current.customer_id), [])
+        card = next((c for c in owned if c.payment_method_id == command.payment_method_id), None)
+        if card is None:
+            return CommandOutcome(command_id, False, "payment_method_not_found", "not theirs")
+        now = self.data.test_clocks.get(merchant_id, self.now)
+        if (card.exp_year, card.exp_month) < (now.year, now.month):
+            return CommandOutcome(command_id, False, "payment_method_expired", "expired")
+        if current.status in ("canceled", "incomplete_expired"):
+            return CommandOutcome(command_id, False, "subscription_ended", "ended")
+        if current.payment_method == card and current.status != "on_hold":
+            return CommandOutcome(command_id, False, "payment_method_unchanged", "same card")
+        self.data.subscriptions[key] = replace(
+            current, payment_method=card, version=current.version + 1
+        )
+        return CommandOutcome(command_id, True, event_types=("PaymentMethodUpdated",))
 
     def _cancel(
         self, command_id: uuid.UUID, command: CancelSubscription, merchant_id: str

@@ -175,12 +175,16 @@ class PostgresReadModel:
                 merchant_id,
                 customer_id,
             )
+            test_clock = await conn.fetchval(
+                "SELECT frozen_time FROM test_clocks WHERE merchant_id = $1", merchant_id
+            )
         return PortalOverview(
             merchant=merchant_from_row(merchant_row),
             customer=_customer_view(customer_row),
             subscriptions=[subscription_view(subscription_from_row(r)) for r in subscription_rows],
             invoices=[_invoice_view(r) for r in invoice_rows],
             payment_methods=[_card_row(r) for r in card_rows],
+            test_clock=test_clock,
         )
 
     async def subscription(

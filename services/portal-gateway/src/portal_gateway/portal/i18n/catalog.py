@@ -105,6 +105,41 @@ class Messages:
     error_reason_invalid: str
     error_comment_too_long: str  # {max}
 
+    # -- changing the payment method ---------------------------------------------------
+    change_card: str
+    payment_method_title: str
+    payment_method_intro: str  # {plan}
+    current_card_label: str
+    no_current_card: str
+    saved_cards_legend: str
+    card_current_tag: str
+    use_saved_card_button: str
+    new_card_heading: str
+    new_card_privacy: str
+    card_number_label: str
+    card_expiry_legend: str
+    card_exp_month_label: str
+    card_exp_year_label: str
+    card_cvc_label: str
+    card_cvc_hint: str
+    save_card_button: str
+    error_choose_card: str
+    error_card_number: str
+    error_card_exp_month: str
+    error_card_exp_year: str
+    error_card_expired: str
+    error_card_cvc: str
+    error_card_cvc_incorrect: str
+    error_card_declined: str
+    error_card_processing: str
+    error_card_reenter: str
+    error_saved_card_expired: str
+    error_saved_card_missing: str
+    error_card_change_rejected: str  # {merchant}
+
+    # -- test clocks (development) -----------------------------------------------------
+    test_clock_notice: str  # {merchant} {date}
+
     # -- notices after an action -------------------------------------------------------
     notice_canceled: str  # {plan}
     notice_cancel_scheduled: str  # {plan} {date}
@@ -113,6 +148,10 @@ class Messages:
     notice_cancel_rejected: str  # {merchant}
     notice_cancel_pending: str
     notice_unavailable: str
+    notice_card_updated: str  # {plan} {brand} {last4}
+    notice_card_unchanged: str  # {plan}
+    notice_card_subscription_ended: str
+    notice_card_pending: str
 
     # -- pages shown instead of the portal ---------------------------------------------
     link_expired_title: str

@@ -42,7 +42,7 @@ EN = Messages(
     canceled_notice="This subscription was canceled on {date}. You won't be charged again.",
     on_hold_notice=(
         "Your last payment didn't go through, so this subscription is on hold. "
-        "Please contact {merchant} to update your payment method."
+        "Change your card below, or contact {merchant} if you need help."
     ),
     incomplete_notice="We're waiting for your first payment to go through.",
     incomplete_expired_notice=(
@@ -166,5 +166,60 @@ EN = Messages(
     error_body=(
         "Please try again in a moment. If the problem continues, contact {merchant} and "
         "mention reference {reference}."
+    ),
+    change_card="Change card",
+    payment_method_title="Change payment method",
+    payment_method_intro="Choose the card your {plan} subscription is charged to from now on.",
+    current_card_label="Currently charged to",
+    no_current_card="No card on file",
+    saved_cards_legend="Your saved cards",
+    card_current_tag="Current",
+    use_saved_card_button="Use this card",
+    new_card_heading="Add a new card",
+    new_card_privacy=(
+        "Your card details go straight to our payment processor. We only keep the card's brand,"
+        " its last 4 digits and its expiry date."
+    ),
+    card_number_label="Card number",
+    card_expiry_legend="Expiry date",
+    card_exp_month_label="Month (MM)",
+    card_exp_year_label="Year (YYYY)",
+    card_cvc_label="Security code (CVC)",
+    card_cvc_hint="3 digits on the back of your card; 4 on the front for American Express.",
+    save_card_button="Save and use this card",
+    error_choose_card="Please choose one of your cards.",
+    error_card_number="This card number isn't valid. Please check it and try again.",
+    error_card_exp_month="Enter the expiry month as a number from 1 to 12.",
+    error_card_exp_year="Enter the expiry year shown on your card, with four digits.",
+    error_card_expired="This card has expired. Please use another card.",
+    error_card_cvc="Enter the security code: 3 digits, or 4 for American Express.",
+    error_card_cvc_incorrect="The security code is incorrect. Please check it and try again.",
+    error_card_declined="Your card was declined. Please use another card.",
+    error_card_processing="We couldn't check your card just now. Please try again in a moment.",
+    error_card_reenter="For your security, please enter the card number and security code again.",
+    error_saved_card_expired="This card has expired. Please choose another card or add a new one.",
+    error_saved_card_missing=(
+        "This card is no longer available. Please choose another card or add a new one."
+    ),
+    error_card_change_rejected=(
+        "We couldn't change your payment method, and nothing was changed. Please try again, or "
+        "contact {merchant} if it keeps happening."
+    ),
+    test_clock_notice=(
+        "Test mode: {merchant}'s billing clock is set to {date}. Dates and renewals on this "
+        "page follow it."
+    ),
+    notice_card_updated=(
+        "Your {plan} subscription will now be charged to your {brand} card ending in {last4}."
+    ),
+    notice_card_unchanged=(
+        "That card already pays for your {plan} subscription, so nothing was changed."
+    ),
+    notice_card_subscription_ended=(
+        "This subscription has ended, so its payment method can't be changed."
+    ),
+    notice_card_pending=(
+        "We received your card and are still processing the change. Refresh this page in a "
+        "moment to see it."
     ),
 )

@@ -41,7 +41,7 @@ ES = Messages(
     canceled_notice="Esta suscripción se canceló el {date}. No se te volverá a cobrar.",
     on_hold_notice=(
         "Tu último pago no se pudo completar, por lo que esta suscripción está en espera. "
-        "Ponte en contacto con {merchant} para actualizar tu método de pago."
+        "Cambia de tarjeta más abajo o ponte en contacto con {merchant} si necesitas ayuda."
     ),
     incomplete_notice="Estamos esperando a que se complete tu primer pago.",
     incomplete_expired_notice=(
@@ -166,5 +166,70 @@ ES = Messages(
     error_body=(
         "Inténtalo de nuevo en unos instantes. Si el problema continúa, contacta con "
         "{merchant} e indica la referencia {reference}."
+    ),
+    change_card="Cambiar tarjeta",
+    payment_method_title="Cambiar método de pago",
+    payment_method_intro=(
+        "Elige la tarjeta a la que se cobrará tu suscripción {plan} a partir de ahora."
+    ),
+    current_card_label="Se cobra actualmente a",
+    no_current_card="No hay ninguna tarjeta registrada",
+    saved_cards_legend="Tus tarjetas guardadas",
+    card_current_tag="Actual",
+    use_saved_card_button="Usar esta tarjeta",
+    new_card_heading="Añadir una tarjeta nueva",
+    new_card_privacy=(
+        "Los datos de tu tarjeta van directamente a nuestro procesador de pagos. Solo guardamos"
+        " la marca, los 4 últimos dígitos y la fecha de vencimiento."
+    ),
+    card_number_label="Número de tarjeta",
+    card_expiry_legend="Fecha de vencimiento",
+    card_exp_month_label="Mes (MM)",
+    card_exp_year_label="Año (AAAA)",
+    card_cvc_label="Código de seguridad (CVC)",
+    card_cvc_hint="3 dígitos en el reverso de la tarjeta; 4 en el anverso si es American Express.",
+    save_card_button="Guardar y usar esta tarjeta",
+    error_choose_card="Elige una de tus tarjetas.",
+    error_card_number="Este número de tarjeta no es válido. Revísalo e inténtalo de nuevo.",
+    error_card_exp_month="Indica el mes de vencimiento con un número del 1 al 12.",
+    error_card_exp_year=(
+        "Indica el año de vencimiento que aparece en tu tarjeta, con cuatro dígitos."
+    ),
+    error_card_expired="Esta tarjeta ha vencido. Usa otra tarjeta.",
+    error_card_cvc="Indica el código de seguridad: 3 dígitos, o 4 si es American Express.",
+    error_card_cvc_incorrect="El código de seguridad es incorrecto. Revísalo e inténtalo de nuevo.",
+    error_card_declined="Tu tarjeta ha sido rechazada. Usa otra tarjeta.",
+    error_card_processing=(
+        "No hemos podido verificar tu tarjeta en este momento. Inténtalo de nuevo en unos "
+        "instantes."
+    ),
+    error_card_reenter=(
+        "Por tu seguridad, vuelve a introducir el número de tarjeta y el código de seguridad."
+    ),
+    error_saved_card_expired="Esta tarjeta ha vencido. Elige otra tarjeta o añade una nueva.",
+    error_saved_card_missing=(
+        "Esta tarjeta ya no está disponible. Elige otra tarjeta o añade una nueva."
+    ),
+    error_card_change_rejected=(
+        "No pudimos cambiar tu método de pago y no se ha modificado nada. Inténtalo de nuevo o "
+        "contacta con {merchant} si vuelve a ocurrir."
+    ),
+    test_clock_notice=(
+        "Modo de prueba: el reloj de facturación de {merchant} marca el {date}. Las fechas y "
+        "renovaciones de esta página lo siguen."
+    ),
+    notice_card_updated=(
+        "A partir de ahora, tu suscripción {plan} se cobrará a tu tarjeta {brand} terminada en "
+        "{last4}."
+    ),
+    notice_card_unchanged=(
+        "Esa tarjeta ya paga tu suscripción {plan}, así que no se ha modificado nada."
+    ),
+    notice_card_subscription_ended=(
+        "Esta suscripción ha finalizado, así que ya no se puede cambiar su método de pago."
+    ),
+    notice_card_pending=(
+        "Hemos recibido tu tarjeta y todavía estamos procesando el cambio. Actualiza esta "
+        "página en unos instantes para verlo."
     ),
 )

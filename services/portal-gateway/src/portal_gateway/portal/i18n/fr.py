@@ -49,7 +49,7 @@ FR = Messages(
     canceled_notice="Cet abonnement a été résilié le {date}. Vous ne serez plus débité.",
     on_hold_notice=(
         "Votre dernier paiement n’a pas abouti : cet abonnement est donc en attente. "
-        "Contactez {merchant} pour mettre à jour votre moyen de paiement."
+        "Changez de carte ci-dessous, ou contactez {merchant} pour obtenir de l’aide."
     ).replace(" :", f"{_NBSP}:"),
     incomplete_notice="Nous attendons la confirmation de votre premier paiement.",
     incomplete_expired_notice=(
@@ -183,5 +183,72 @@ FR = Messages(
     error_body=(
         "Réessayez dans un instant. Si le problème persiste, contactez {merchant} en indiquant "
         "la référence {reference}."
+    ),
+    change_card="Changer de carte",
+    payment_method_title="Changer de moyen de paiement",
+    payment_method_intro=(
+        "Choisissez la carte sur laquelle votre abonnement {plan} sera désormais débité."
+    ),
+    current_card_label="Actuellement débité sur",
+    no_current_card="Aucune carte enregistrée",
+    saved_cards_legend="Vos cartes enregistrées",
+    card_current_tag="Actuelle",
+    use_saved_card_button="Utiliser cette carte",
+    new_card_heading="Ajouter une nouvelle carte",
+    new_card_privacy=(
+        "Les données de votre carte sont transmises directement à notre prestataire de "
+        "paiement. Nous ne conservons que le réseau de la carte, ses 4 derniers chiffres et sa "
+        "date d’expiration."
+    ),
+    card_number_label="Numéro de carte",
+    card_expiry_legend="Date d’expiration",
+    card_exp_month_label="Mois (MM)",
+    card_exp_year_label="Année (AAAA)",
+    card_cvc_label="Cryptogramme (CVC)",
+    card_cvc_hint=f"3 chiffres au dos de la carte{_NNBSP}; 4 au recto pour American Express.",
+    save_card_button="Enregistrer et utiliser cette carte",
+    error_choose_card="Veuillez choisir l’une de vos cartes.",
+    error_card_number="Ce numéro de carte n’est pas valide. Vérifiez-le et réessayez.",
+    error_card_exp_month="Indiquez le mois d’expiration par un nombre de 1 à 12.",
+    error_card_exp_year=(
+        "Indiquez l’année d’expiration figurant sur votre carte, sur quatre chiffres."
+    ),
+    error_card_expired="Cette carte a expiré. Veuillez utiliser une autre carte.",
+    error_card_cvc=f"Indiquez le cryptogramme{_NBSP}: 3 chiffres, ou 4 pour American Express.",
+    error_card_cvc_incorrect="Le cryptogramme est incorrect. Vérifiez-le et réessayez.",
+    error_card_declined="Votre carte a été refusée. Veuillez utiliser une autre carte.",
+    error_card_processing=(
+        "Nous n’avons pas pu vérifier votre carte pour le moment. Réessayez dans un instant."
+    ),
+    error_card_reenter=(
+        "Pour votre sécurité, saisissez à nouveau le numéro de carte et le cryptogramme."
+    ),
+    error_saved_card_expired=(
+        "Cette carte a expiré. Choisissez une autre carte ou ajoutez-en une nouvelle."
+    ),
+    error_saved_card_missing=(
+        "Cette carte n’est plus disponible. Choisissez une autre carte ou ajoutez-en une nouvelle."
+    ),
+    error_card_change_rejected=(
+        "Nous n’avons pas pu changer votre moyen de paiement et rien n’a été modifié. "
+        "Réessayez, ou contactez {merchant} si le problème persiste."
+    ),
+    test_clock_notice=(
+        f"Mode test{_NBSP}: l’horloge de facturation de {{merchant}} indique le {{date}}. Les "
+        f"dates et les renouvellements de cette page la suivent."
+    ),
+    notice_card_updated=(
+        "Votre abonnement {plan} sera désormais débité sur votre carte {brand} se terminant par"
+        " {last4}."
+    ),
+    notice_card_unchanged=(
+        f"Cette carte paie déjà votre abonnement {{plan}}{_NBSP}: rien n’a donc été modifié."
+    ),
+    notice_card_subscription_ended=(
+        f"Cet abonnement est terminé{_NBSP}: son moyen de paiement ne peut plus être modifié."
+    ),
+    notice_card_pending=(
+        "Nous avons bien reçu votre carte et traitons encore le changement. Actualisez cette "
+        "page dans un instant pour le voir."
     ),
 )

@@ -42,7 +42,7 @@ PT = Messages(
     canceled_notice="Esta assinatura foi cancelada em {date}. Você não será cobrado novamente.",
     on_hold_notice=(
         "Seu último pagamento não foi concluído, por isso esta assinatura está em espera. "
-        "Entre em contato com {merchant} para atualizar seu método de pagamento."
+        "Troque o cartão abaixo ou entre em contato com {merchant} se precisar de ajuda."
     ),
     incomplete_notice="Estamos aguardando a confirmação do seu primeiro pagamento.",
     incomplete_expired_notice=(
@@ -168,5 +168,66 @@ PT = Messages(
     error_body=(
         "Tente novamente em instantes. Se o problema continuar, entre em contato com "
         "{merchant} e informe a referência {reference}."
+    ),
+    change_card="Trocar cartão",
+    payment_method_title="Alterar método de pagamento",
+    payment_method_intro=(
+        "Escolha o cartão em que sua assinatura {plan} será cobrada a partir de agora."
+    ),
+    current_card_label="Cobrada atualmente em",
+    no_current_card="Nenhum cartão cadastrado",
+    saved_cards_legend="Seus cartões salvos",
+    card_current_tag="Atual",
+    use_saved_card_button="Usar este cartão",
+    new_card_heading="Adicionar um cartão novo",
+    new_card_privacy=(
+        "Os dados do seu cartão vão direto para o nosso processador de pagamentos. Guardamos "
+        "apenas a bandeira, os 4 últimos dígitos e a validade."
+    ),
+    card_number_label="Número do cartão",
+    card_expiry_legend="Validade",
+    card_exp_month_label="Mês (MM)",
+    card_exp_year_label="Ano (AAAA)",
+    card_cvc_label="Código de segurança (CVC)",
+    card_cvc_hint="3 dígitos no verso do cartão; 4 na frente, no caso do American Express.",
+    save_card_button="Salvar e usar este cartão",
+    error_choose_card="Escolha um dos seus cartões.",
+    error_card_number="Este número de cartão não é válido. Confira e tente novamente.",
+    error_card_exp_month="Informe o mês de validade com um número de 1 a 12.",
+    error_card_exp_year="Informe o ano de validade que aparece no cartão, com quatro dígitos.",
+    error_card_expired="Este cartão está vencido. Use outro cartão.",
+    error_card_cvc="Informe o código de segurança: 3 dígitos, ou 4 no American Express.",
+    error_card_cvc_incorrect="O código de segurança está incorreto. Confira e tente novamente.",
+    error_card_declined="Seu cartão foi recusado. Use outro cartão.",
+    error_card_processing=(
+        "Não conseguimos verificar seu cartão agora. Tente novamente em instantes."
+    ),
+    error_card_reenter=(
+        "Para sua segurança, informe novamente o número do cartão e o código de segurança."
+    ),
+    error_saved_card_expired="Este cartão está vencido. Escolha outro cartão ou adicione um novo.",
+    error_saved_card_missing=(
+        "Este cartão não está mais disponível. Escolha outro cartão ou adicione um novo."
+    ),
+    error_card_change_rejected=(
+        "Não conseguimos alterar seu método de pagamento e nada foi alterado. Tente novamente "
+        "ou entre em contato com {merchant} se o problema continuar."
+    ),
+    test_clock_notice=(
+        "Modo de teste: o relógio de cobrança de {merchant} está em {date}. As datas e "
+        "renovações desta página seguem esse relógio."
+    ),
+    notice_card_updated=(
+        "A partir de agora, sua assinatura {plan} será cobrada no seu cartão {brand} com final "
+        "{last4}."
+    ),
+    notice_card_unchanged="Esse cartão já paga sua assinatura {plan}, então nada foi alterado.",
+    notice_card_subscription_ended=(
+        "Esta assinatura foi encerrada, então o método de pagamento dela não pode mais ser "
+        "alterado."
+    ),
+    notice_card_pending=(
+        "Recebemos seu cartão e ainda estamos processando a alteração. Atualize esta página em "
+        "instantes para vê-la."
     ),
 )
