@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -75,7 +76,8 @@ SERVICES = (
 
 # Variables a developer may have exported for one service; passed to all four they would
 # make them share a schema or a name.
-_PER_SERVICE_VARIABLES = ("DB_SCHEMA", "SERVICE_NAME", "HOST", "PUBLIC_BASE_URL")
+# ADMIN_TOKEN is the gateway's alone: the other services never see the operator token.
+_PER_SERVICE_VARIABLES = ("DB_SCHEMA", "SERVICE_NAME", "HOST", "PUBLIC_BASE_URL", "ADMIN_TOKEN")
 
 
 class LaunchError(Exception):
@@ -95,6 +97,7 @@ class DevEnvironment:
     gateway_url: str
     services: dict[str, str]
     workdir: Path
+    admin_token: str = field(default="", repr=False)
 
 
 async def after_ready(env: DevEnvironment) -> list[str]:
@@ -108,6 +111,21 @@ async def after_ready(env: DevEnvironment) -> list[str]:
     from billing_tools.demo import launcher_lines
 
     return await launcher_lines(env)
+
+
+def operator_token(devstack_dir: Path) -> str:
+    """ADMIN_TOKEN if set; else a fresh random one, written where ``billingctl`` and the demo
+    seeding look (``.devstack/admin-token``, readable by this user only)."""
+    token = os.environ.get("ADMIN_TOKEN", "").strip()
+    if token:
+        return token
+    token = secrets.token_urlsafe(32)
+    path = devstack_dir / "admin-token"
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(token + "\n")
+    return token
 
 
 # -- output -----------------------------------------------------------------------------
@@ -361,6 +379,7 @@ def service_env(
         child.update(SMTP_HOST=HOST, SMTP_PORT=str(ports.smtp))
     if spec.name == "portal-gateway":
         child["PUBLIC_BASE_URL"] = os.environ.get("PUBLIC_BASE_URL") or env.gateway_url
+        child["ADMIN_TOKEN"] = env.admin_token
     return child
 
 
@@ -513,6 +532,7 @@ class Launcher:
             gateway_url=f"http://{HOST}:{ports.services['portal-gateway']}",
             services={s.name: f"http://{HOST}:{ports.services[s.name]}" for s in SERVICES},
             workdir=workdir,
+            admin_token=operator_token(workdir.parent),
         )
         stack.push_async_callback(self._stop_services)
         console = out.stream.isatty()

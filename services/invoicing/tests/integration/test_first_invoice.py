@@ -74,6 +74,7 @@ async def test_a_paid_first_invoice(
         "subscription_create",
     )
     assert issued.period_start == created.occurred_at
+    assert issued.issued_at == created.occurred_at  # the merchant's time, not the wall clock
     assert issued.period_end == datetime(2025, 7, 15, 11, 59, tzinfo=UTC)
     assert [line.description for line in issued.lines] == ["Premium (2025-06-15 - 2025-07-15)"]
     assert charge.charge_id == processor.results[0].charge_id

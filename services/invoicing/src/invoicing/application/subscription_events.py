@@ -114,15 +114,15 @@ class SubscriptionEventHandler:
         with structlog.contextvars.bound_contextvars(
             invoice_id=invoice_id, subscription_id=created.subscription_id
         ):
-            issued_at = context.effect_time(self.clock())
-
+            # Dated when the subscription began in its merchant's time, as renewals are: with a
+            # test clock set in the past the first invoice must precede its renewals.
             def draft(number: str) -> IssueInvoice:
                 return first_invoice(
                     created,
                     merchant_id=envelope.merchant_id,
                     created_at=envelope.occurred_at,
                     number=number,
-                    issued_at=issued_at,
+                    issued_at=envelope.occurred_at,
                 )
 
             invoice = await self.issuer.issue(invoice_id, draft, created.payment_method, context)
