@@ -7,7 +7,6 @@ on a free loopback port. Tansu keeps data in memory only and rejects the idempot
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -17,11 +16,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import structlog
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from billing_events.topics import Topic, all_topics
+from billing_events.topics import Topic
 from devstack.network import free_port, wait_for_port
+from servicekit.kafka import ensure_topics as servicekit_ensure_topics
 
 log = structlog.get_logger(__name__)
 
@@ -116,27 +114,4 @@ async def ensure_topics(
     bootstrap_servers: str, topics: Iterable[Topic] | None = None, timeout: float = 30.0
 ) -> None:
     """Create each topic with its partition count; existing topics are left as they are."""
-    wanted = list(topics if topics is not None else all_topics())
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-        try:
-            await admin.start()
-            existing = set(await admin.list_topics())
-            missing = [t for t in wanted if t.name not in existing]
-            if missing:
-                await admin.create_topics(
-                    [
-                        NewTopic(t.name, num_partitions=t.partitions, replication_factor=1)
-                        for t in missing
-                    ]
-                )
-            return
-        except TopicAlreadyExistsError:
-            return  # another process created them concurrently
-        except KafkaError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
-        finally:
-            await admin.close()
+    await servicekit_ensure_topics(bootstrap_servers, topics, timeout=timeout)
