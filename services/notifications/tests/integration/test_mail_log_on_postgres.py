@@ -196,10 +196,13 @@ async def test_a_crash_after_the_server_accepted_sends_again_with_the_same_messa
     dying = MailDelivery(PostgresMailOutbox(db), SendsThenDies(), no_wait)
     with pytest.raises(ProcessKilled):
         await dying.deliver_one()
-    # The mark-as-sent never committed: the mail is still queued (the at-least-once window).
+    # The mark-as-sent never happened: the mail is still queued (the at-least-once window),
+    # leased to the dead deliverer, so nobody sends it again before the lease ends...
     [row] = await mail_rows(db)
     assert (row["status"], row["attempts"]) == ("queued", 0)
-
+    assert await delivery(db, smtp(smtp_sink)).deliver_due() == 0
+    # ...and once it has ended, it is sent again.
+    await db.execute("UPDATE mail_log SET next_attempt_at = now() - interval '1 second'")
     assert await delivery(db, smtp(smtp_sink)).deliver_due() == 1
     first, second = smtp_sink.to(events.email())
     assert first["Message-ID"] == second["Message-ID"]  # receivers can deduplicate
@@ -301,3 +304,36 @@ async def test_the_recheck_leaves_mail_whose_facts_are_still_missing(
     [row] = await mail_rows(db)
     assert row["status"] == "waiting"
     assert len(row["missing"]) == 2
+
+
+async def test_no_transaction_is_open_while_a_mail_is_sent(
+    db: asyncpg.Pool, events: Any, smtp_sink: Any
+) -> None:
+    """An open transaction would hold back every relay and projection on the server."""
+    await consume_all(
+        db,
+        events.merchant_registered(),
+        events.customer_registered(),
+        events.invoice_issued(),
+        events.invoice_paid(),
+    )
+    real = SmtpMailSender(smtp(smtp_sink))
+    open_during_send: list[int] = []
+
+    class Watching:
+        async def send(self, mail: QueuedMail) -> None:
+            open_during_send.append(
+                await db.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                    "current_setting('application_name') AND backend_xid IS NOT NULL "
+                    "AND pid <> pg_backend_pid()"
+                )
+            )
+            await real.send(mail)
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    assert await MailDelivery(PostgresMailOutbox(db), Watching(), no_wait).deliver_due() == 1
+    assert open_during_send == [0]
+    assert [r["status"] for r in await mail_rows(db)] == ["sent"]

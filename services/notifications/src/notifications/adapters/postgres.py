@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import asyncpg
@@ -366,8 +366,8 @@ class PostgresUnitOfWork:
 
 
 class _Claim:
-    def __init__(self, conn: asyncpg.Connection, queued: QueuedMail) -> None:
-        self._conn = conn
+    def __init__(self, pool: asyncpg.Pool, queued: QueuedMail) -> None:
+        self._pool = pool
         self._queued = queued
 
     @property
@@ -384,7 +384,7 @@ class _Claim:
         await self._set("status = 'failed', last_error = $3", error)
 
     async def _set(self, assignments: str, *args: Any) -> None:
-        await self._conn.execute(
+        await self._pool.execute(
             f"UPDATE mail_log SET {assignments}, attempts = attempts + 1 "
             "WHERE event_id = $1 AND kind = $2",
             self._queued.key.event_id,
@@ -396,31 +396,35 @@ class _Claim:
 class PostgresMailOutbox:
     """Implements :class:`notifications.application.ports.MailOutbox` over the pool.
 
-    A claim is a row lock (``FOR UPDATE SKIP LOCKED``) held by a transaction for the length of
-    one delivery: several processes deliver side by side and never send the same mail at once.
+    A claim is a lease: one short statement moves the mail's next attempt past the lease, so
+    other deliverers skip it while it is being sent, and no transaction stays open during the
+    send. An open transaction would hold back the global order that every relay and projection
+    on this PostgreSQL server reads (see billing_events.store). A deliverer that dies while
+    sending leaves the mail due again when the lease ends: at least once, never lost.
     """
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, lease: timedelta = timedelta(minutes=10)) -> None:
         self._pool = pool
+        self._lease = lease
 
     @contextlib.asynccontextmanager
     async def claim_due(self) -> AsyncIterator[_Claim | None]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                """
-                SELECT event_id, kind, merchant_id, to_email, to_name, sender_name, reply_to,
-                    subject, text_body, html_body, attempts
-                FROM mail_log
+        row = await self._pool.fetchrow(
+            """
+            UPDATE mail_log SET next_attempt_at = now() + $1::interval
+            WHERE (event_id, kind) = (
+                SELECT event_id, kind FROM mail_log
                 WHERE status = 'queued' AND next_attempt_at <= now()
                 ORDER BY next_attempt_at
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
-                """
             )
-            if row is None:
-                yield None
-                return
-            yield _Claim(conn, _queued_from_row(row))
+            RETURNING event_id, kind, merchant_id, to_email, to_name, sender_name, reply_to,
+                subject, text_body, html_body, attempts
+            """,
+            self._lease,
+        )
+        yield None if row is None else _Claim(self._pool, _queued_from_row(row))
 
     async def counts(self) -> dict[str, int]:
         """Mails per status, for readiness and operators."""
