@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -38,11 +39,13 @@ def print_table(report: Report) -> None:
 
 async def section(report: Report, name: str, run: Callable[[], Awaitable[None]]) -> None:
     """Run one group of figures; a failure is reported and the other groups still run."""
+    started = time.monotonic()
     try:
         await run()
     except Exception as exc:
         traceback.print_exc()
         report.fail(name, f"{type(exc).__name__}: {exc}")
+    print(f"({name}: {time.monotonic() - started:.0f}s)", flush=True)
 
 
 async def main() -> int:
@@ -70,7 +73,9 @@ async def main() -> int:
         if not only or "system" in only:
             from benchmarks import bench_system
 
-            await section(report, "system", lambda: bench_system.run_all(report, workdir))
+            await section(
+                report, "system", lambda: bench_system.run_all(postgres.url, report, workdir)
+            )
     finally:
         postgres.stop()
     print_table(report)

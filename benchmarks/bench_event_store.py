@@ -52,7 +52,7 @@ class Count:
     value: int = 0
 
 
-counter = Decider(
+counter: Decider[Count, str] = Decider(
     Count(),
     lambda state, _event: Count(state.value + 1),
     lambda note, _state: [Incremented(note=note)],
@@ -153,11 +153,11 @@ class EventsourcingSide:
         from eventsourcing.application import Application
         from eventsourcing.domain import Aggregate, event
 
-        class Counter(Aggregate):  # type: ignore[misc]
+        class Counter(Aggregate):
             def __init__(self) -> None:
                 self.count = 0
 
-            @event("Incremented")  # type: ignore[misc]
+            @event("Incremented")
             def increment(self, note: str) -> None:
                 self.count += 1
 

@@ -60,8 +60,8 @@ class Report:
         self.failures[section] = reason
         print(f"BENCH_FAILED {section} {reason}", flush=True)
 
-    def write(self, machine: dict[str, str]) -> None:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    def write(self, machine: dict[str, str], path: Path = RESULTS) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "machine": machine,
             "quick": quick(),
@@ -69,7 +69,7 @@ class Report:
             "figures": [asdict(f) for f in self.figures],
             "failures": self.failures,
         }
-        RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
+        path.write_text(json.dumps(payload, indent=2) + "\n")
 
 
 def median(values: list[float]) -> float:

@@ -194,7 +194,9 @@ class OutboxRelay:
             if time.monotonic() - last_prune > self._prune_interval:
                 await self._prune(position)
                 last_prune = time.monotonic()
-            if len(batch) < self._batch_size:
+            if not batch:
+                # Only an empty poll waits: right after a publish, whatever was committed
+                # meanwhile goes out at once instead of after a full idle interval.
                 await self._sleep(self._idle)
 
     async def _sleep(self, seconds: float) -> None:
