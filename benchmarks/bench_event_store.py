@@ -27,6 +27,7 @@ from billing_events.store import (
     PostgresEventStore,
     RecordedEvent,
 )
+from devstack.postgres import drop_schema
 
 NOTE = "x" * 100  # the same payload size on every side of a comparison
 _notes = itertools.count()
@@ -64,14 +65,6 @@ async def fresh_schema(dsn: str, prefix: str) -> tuple[asyncpg.Pool, str]:
     pool = await create_pool(dsn, schema, max_size=8)
     await migrate(pool, [*MIGRATIONS, *PROJECTION_MIGRATIONS])
     return pool, schema
-
-
-async def drop_schema(dsn: str, schema: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 # --- figure 1 ----------------------------------------------------------------------------

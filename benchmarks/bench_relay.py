@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from benchmarks.bench_event_store import batch, bench_registry, drop_schema, fresh_schema
+from benchmarks.bench_event_store import batch, bench_registry, fresh_schema
 from benchmarks.harness import Figure, Report, median, percentile, quick, runs
 from billing_events.outbox import OutboxRelay, PendingMessage
 from billing_events.store import PostgresEventStore
 from billing_events.topics import Topic
 from devstack.kafka import ensure_topics
+from devstack.postgres import drop_schema
 
 
 async def wait_until_published(relay: OutboxRelay, count: int, timeout: float) -> None:

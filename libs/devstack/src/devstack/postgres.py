@@ -90,3 +90,32 @@ async def drop_database(url: str, database: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+async def drop_schema(postgres_url: str, schema: str) -> None:
+    """Drop a throwaway schema without waiting on connections its user left behind.
+
+    A DROP blocked on a lock holds a transaction id, and readers of the global order wait for
+    the oldest open transaction in the cluster: one forgotten connection would stall every
+    other test's relays. So: short lock timeout, and end whoever holds the schema's locks."""
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute("SET lock_timeout = '2s'")
+        for _ in range(5):
+            await conn.execute(
+                """
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE pid <> pg_backend_pid() AND (application_name = $1 OR pid IN (
+                    SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $2))
+                """,
+                f"billing:{schema}",
+                schema,
+            )
+            try:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                return
+            except asyncpg.LockNotAvailableError:
+                continue
+    finally:
+        await conn.close()

@@ -13,7 +13,7 @@ from billing_events.store import (
     PostgresEventStore,
     TransactionTooOld,
 )
-from devstack.fixtures import drop_schema
+from devstack.postgres import drop_schema
 
 from .conftest import noted
 
