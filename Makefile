@@ -7,7 +7,7 @@ SHELL := /bin/bash
 
 # uv installed by `make install` through pip lands in the user's bin, maybe not on PATH yet.
 UV ?= $(shell command -v uv 2>/dev/null || echo "$$(python3 -m site --user-base)/bin/uv")
-TEST_PATHS := libs services tests
+TEST_PATHS := libs services tests benchmarks/tests
 MYPY_PATHS := libs/*/src services/*/src tools/src
 PYTEST_ARGS ?=
 
