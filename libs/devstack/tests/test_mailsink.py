@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from devstack.mailsink import MailSink, parse_message
+from devstack.mailsink import Mailbox, MailSink, Message, parse_message
 from devstack.network import free_port
 
 
@@ -126,3 +127,22 @@ def test_plain_text_message_without_date_or_subject() -> None:
     assert message.html is None
     assert message.attachments == []
     assert message.as_dict()["id"] == 7
+
+
+async def test_a_message_is_parsed_when_first_read_not_when_received() -> None:
+    mailbox = Mailbox()
+    raw = receipt().as_bytes()
+
+    message = await mailbox.add("billing@acme.test", ["ana@example.com"], raw)
+
+    assert message.recipients == ["ana@example.com"]  # the envelope needs no parsing
+    assert message.as_dict()["subject"] == "Your receipt · Recibo"
+    assert message.parsed is message.parsed  # parsed once, then kept
+    assert [a.filename for a in message.attachments] == ["INV-0001.pdf"]
+
+
+def test_a_message_without_a_date_shows_when_it_arrived() -> None:
+    arrived = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    message = Message(1, "a@test", ["b@test"], b"To: b@test\r\n\r\nhi\r\n", received_at=arrived)
+
+    assert message.date == arrived

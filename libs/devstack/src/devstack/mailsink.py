@@ -58,16 +58,70 @@ class Attachment:
 
 
 @dataclass(frozen=True)
-class Message:
-    id: int
+class ParsedMail:
+    """What the web view and the JSON show of a message."""
+
     sender: str
-    recipients: list[str]
     subject: str
     date: datetime
     text: str | None
     html: str | None
     attachments: list[Attachment]
-    raw: bytes = field(repr=False)
+
+
+class Message:
+    """A received message. It is parsed on first read, not on receipt: parsing MIME with the
+    standard library costs milliseconds, and under load most mail is never looked at."""
+
+    __slots__ = ("_parsed", "envelope_from", "id", "raw", "received_at", "recipients")
+
+    def __init__(
+        self,
+        message_id: int,
+        envelope_from: str,
+        recipients: list[str],
+        raw: bytes,
+        received_at: datetime | None = None,
+    ) -> None:
+        self.id = message_id
+        self.envelope_from = envelope_from
+        self.recipients = list(recipients)
+        self.raw = raw
+        self.received_at = received_at or datetime.now(UTC)
+        self._parsed: ParsedMail | None = None
+
+    def __repr__(self) -> str:
+        return f"Message(id={self.id}, recipients={self.recipients!r}, size={len(self.raw)})"
+
+    @property
+    def parsed(self) -> ParsedMail:
+        if self._parsed is None:
+            self._parsed = _parse(self.envelope_from, self.raw, self.received_at)
+        return self._parsed
+
+    @property
+    def sender(self) -> str:
+        return self.parsed.sender
+
+    @property
+    def subject(self) -> str:
+        return self.parsed.subject
+
+    @property
+    def date(self) -> datetime:
+        return self.parsed.date
+
+    @property
+    def text(self) -> str | None:
+        return self.parsed.text
+
+    @property
+    def html(self) -> str | None:
+        return self.parsed.html
+
+    @property
+    def attachments(self) -> list[Attachment]:
+        return self.parsed.attachments
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,7 +137,13 @@ class Message:
 
 
 def parse_message(message_id: int, envelope_from: str, rcpt: list[str], raw: bytes) -> Message:
-    """Turn a received message into what the web view and the JSON show."""
+    """A received message, parsed now (the mailbox defers it to the first read)."""
+    message = Message(message_id, envelope_from, rcpt, raw)
+    _ = message.parsed
+    return message
+
+
+def _parse(envelope_from: str, raw: bytes, received_at: datetime) -> ParsedMail:
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     text_part = parsed.get_body(preferencelist=("plain",))
@@ -99,17 +159,14 @@ def parse_message(message_id: int, envelope_from: str, rcpt: list[str], raw: byt
                 content=payload if isinstance(payload, bytes) else b"",
             )
         )
-    return Message(
-        id=message_id,
+    return ParsedMail(
         # The header says who the mail claims to be from; the envelope is the fallback.
         sender=str(parsed.get("From") or envelope_from),
-        recipients=list(rcpt),
         subject=str(parsed.get("Subject") or ""),
-        date=_date_of(parsed),
+        date=_date_of(parsed, received_at),
         text=_content_of(text_part),
         html=_content_of(html_part),
         attachments=attachments,
-        raw=raw,
     )
 
 
@@ -123,13 +180,13 @@ def _content_of(part: Any) -> str | None:
         return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else None
 
 
-def _date_of(parsed: EmailMessage) -> datetime:
+def _date_of(parsed: EmailMessage, received_at: datetime) -> datetime:
     header = parsed.get("Date")
     if header:
         with contextlib.suppress(TypeError, ValueError):
             value = parsedate_to_datetime(str(header))
             return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+    return received_at
 
 
 class Mailbox:
@@ -153,7 +210,7 @@ class Mailbox:
         self._messages.clear()
 
     async def add(self, envelope_from: str, rcpt: list[str], raw: bytes) -> Message:
-        message = parse_message(next(self._ids), envelope_from, rcpt, raw)
+        message = Message(next(self._ids), envelope_from, rcpt, raw)
         self._messages.append(message)
         async with self._arrived:
             self._arrived.notify_all()

@@ -25,6 +25,7 @@ from billing_events.consumer import (
     RetryPolicy,
     claim,
     exponential_backoff,
+    first_unsettled,
     without_connection,
 )
 from billing_events.dead_letter import DeadLetter, Delivery
@@ -129,6 +130,17 @@ class FakeConnection:
             return None
         self.pending.inbox.add(key)
         return True
+
+    async def fetch(
+        self, sql: str, consumer: str, message_ids: list[uuid.UUID]
+    ) -> list[dict[str, uuid.UUID]]:
+        assert "INSERT INTO inbox" in sql
+        assert message_ids == sorted(set(message_ids)), "ids must be claimed in one order"
+        claimed = []
+        for message_id in message_ids:
+            if await self.fetchval(sql, consumer, message_id):
+                claimed.append({"message_id": message_id})
+        return claimed
 
     def record(self, effect: Any) -> None:
         """What a handler's INSERT/UPDATE would do: visible only once committed."""
@@ -507,3 +519,119 @@ async def test_claim_refuses_to_run_outside_a_transaction() -> None:
 
     with pytest.raises(RuntimeError, match="outside a transaction"):
         await claim(conn, "pinger", uuid.uuid4())
+
+
+# --- batches ----------------------------------------------------------------------------
+
+
+def deliveries_of(*bodies: bytes) -> list[Delivery]:
+    return [delivery_of(body, offset=offset) for offset, body in enumerate(bodies)]
+
+
+async def test_a_batch_is_handled_in_one_transaction_in_order() -> None:
+    consumer, h = make_consumer()
+    envs = [envelope(Pinged(n=n)) for n in range(5)]
+
+    outcomes = await consumer.handle_batch(deliveries_of(*(e.to_json() for e in envs)))
+
+    assert outcomes == [Outcome.PROCESSED] * 5
+    assert h.db.transactions == 1
+    assert h.db.effects == [e.event_id for e in envs]
+    assert h.db.inbox == {("pinger", e.event_id) for e in envs}
+
+
+async def test_duplicates_in_a_batch_have_no_effect() -> None:
+    consumer, h = make_consumer()
+    old, new = envelope(), envelope()
+    await consumer.handle(delivery_of(old.to_json()))
+
+    outcomes = await consumer.handle_batch(
+        deliveries_of(old.to_json(), new.to_json(), new.to_json())
+    )
+
+    assert outcomes == [Outcome.DUPLICATE, Outcome.PROCESSED, Outcome.DUPLICATE]
+    assert h.db.effects == [old.event_id, new.event_id]
+
+
+async def test_a_failure_in_a_batch_rolls_it_back_and_each_message_gets_its_own_outcome() -> None:
+    failures_left = {2: 1, 3: 99}  # n=2 fails once, n=3 always
+
+    async def handler(env: Envelope, conn: Any) -> None:
+        assert isinstance(env.data, Pinged)
+        conn.record(env.data.n)
+        if failures_left.get(env.data.n, 0) > 0:
+            failures_left[env.data.n] -= 1
+            raise RuntimeError(f"cannot ping {env.data.n}")
+
+    consumer, h = make_consumer(handler, max_attempts=2)
+    envs = [envelope(Pinged(n=n)) for n in range(1, 6)]
+
+    outcomes = await consumer.handle_batch(deliveries_of(*(e.to_json() for e in envs)))
+
+    assert outcomes == [
+        Outcome.PROCESSED,
+        Outcome.PROCESSED,
+        Outcome.DEAD_LETTERED,
+        Outcome.PROCESSED,
+        Outcome.PROCESSED,
+    ]
+    # The rolled-back batch left nothing: every effect is there once, in order.
+    assert h.db.effects == [1, 2, 4, 5]
+    (letter,) = h.dead_letters.letters
+    assert letter.value == envs[2].to_json()
+
+
+async def test_a_malformed_message_in_a_batch_does_not_stop_the_others() -> None:
+    consumer, h = make_consumer()
+    first, last = envelope(), envelope()
+
+    outcomes = await consumer.handle_batch(
+        deliveries_of(first.to_json(), b"not json", last.to_json())
+    )
+
+    assert outcomes == [Outcome.PROCESSED, Outcome.DEAD_LETTERED, Outcome.PROCESSED]
+    assert h.db.transactions == 1
+    assert h.db.effects == [first.event_id, last.event_id]
+    assert h.dead_letters.letters[0].value == b"not json"
+
+
+async def test_nothing_after_a_message_kept_for_later_is_settled() -> None:
+    consumer, h = make_consumer()
+    h.dead_letters.error = ConnectionError("broker down")
+    first, last = envelope(), envelope()
+
+    outcomes = await consumer.handle_batch(
+        deliveries_of(first.to_json(), b"not json", last.to_json(), b"also not json")
+    )
+
+    assert outcomes == [
+        Outcome.PROCESSED,
+        Outcome.RETRY_LATER,
+        Outcome.RETRY_LATER,
+        Outcome.RETRY_LATER,
+    ]
+    # `last` was recorded with the batch: delivered again, it is a duplicate.
+    assert await consumer.handle(delivery_of(last.to_json())) is Outcome.DUPLICATE
+
+
+async def test_an_unreachable_inbox_keeps_the_whole_batch_for_later() -> None:
+    consumer, h = make_consumer()
+    h.db.claim_error = asyncpg.UndefinedTableError('relation "inbox" does not exist')
+
+    outcomes = await consumer.handle_batch(deliveries_of(envelope().to_json(), b"not json"))
+
+    assert outcomes == [Outcome.RETRY_LATER, Outcome.RETRY_LATER]
+    assert h.seen == []
+    assert h.dead_letters.letters == []
+
+
+def test_each_partition_rewinds_to_its_first_unsettled_message() -> None:
+    deliveries = [
+        Delivery(topic="t", partition=p, offset=o, value=b"")
+        for p, o in [(0, 10), (1, 4), (0, 11), (1, 5), (0, 12), (2, 7)]
+    ]
+    settled, kept = Outcome.PROCESSED, Outcome.RETRY_LATER
+
+    offsets = first_unsettled(deliveries, [settled, settled, kept, kept, kept, settled])
+
+    assert {(tp.partition, offset) for tp, offset in offsets.items()} == {(0, 11), (1, 5)}

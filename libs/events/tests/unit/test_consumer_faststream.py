@@ -97,6 +97,15 @@ class _Pool:
         self.claimed.add(message_id)
         return True
 
+    async def fetch(
+        self, sql: str, consumer: str, message_ids: list[uuid.UUID]
+    ) -> list[dict[str, uuid.UUID]]:
+        return [
+            {"message_id": message_id}
+            for message_id in message_ids
+            if await self.fetchval(sql, consumer, message_id)
+        ]
+
 
 @pytest.fixture
 async def wiring(acks: Acks) -> AsyncIterator[Wiring]:
@@ -135,6 +144,15 @@ async def test_a_processed_message_is_acknowledged(wiring: Wiring, acks: Acks) -
     await wiring.broker.publish(env.to_json(), TOPIC, key=b"ping-1")
 
     assert [e.event_id for e in wiring.handled] == [env.event_id]
+    assert (acks.acked, acks.nacked) == (1, 0)
+
+
+async def test_a_batch_is_acknowledged_once_after_every_message(wiring: Wiring, acks: Acks) -> None:
+    first, second = ping(), ping()
+
+    await wiring.broker.publish_batch(first.to_json(), second.to_json(), topic=TOPIC)
+
+    assert [e.event_id for e in wiring.handled] == [first.event_id, second.event_id]
     assert (acks.acked, acks.nacked) == (1, 0)
 
 
@@ -185,7 +203,7 @@ async def test_binary_headers_do_not_lose_the_message(wiring: Wiring, acks: Acks
         headers=[("trace", b"\xff\xfe"), ("nothing", None)],
     )
 
-    await subscriber.process_message(record)
+    await subscriber.process_message((record,))  # a batch of one, as getmany gives it
 
     (letter,) = wiring.dead_letters.letters
     assert ("trace", b"\xff\xfe") in letter.headers  # exactly as received

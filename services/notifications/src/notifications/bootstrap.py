@@ -63,6 +63,7 @@ class Wiring:
     renderer: MailRenderer
     consumer: IdempotentConsumer | None = None
     delivery: MailDelivery | None = None
+    sender: SmtpMailSender | None = None
     recheck: WaitingMailRecheck | None = None
     dead_letters: KafkaDeadLetterPublisher | None = None
     _signal: QueuedMailSignal | None = field(default=None, repr=False)
@@ -104,17 +105,19 @@ def install(
     async def run_delivery() -> None:
         signal = QueuedMailSignal(service.pool)
         wiring._signal = signal
+        # One SMTP connection, kept open between mails; closed (QUIT) when delivery ends.
+        sender = wiring.sender = SmtpMailSender(wiring.smtp)
         wiring.delivery = MailDelivery(
-            PostgresMailOutbox(service.pool),
-            SmtpMailSender(wiring.smtp),
-            signal,
-            poll_interval=poll_interval,
+            PostgresMailOutbox(service.pool), sender, signal, poll_interval=poll_interval
         )
         await signal.start()
         try:
             await wiring.delivery.run()
         finally:
-            await signal.stop()
+            try:
+                await sender.close()
+            finally:
+                await signal.stop()
 
     async def stop_delivery() -> None:
         if wiring.delivery is not None:

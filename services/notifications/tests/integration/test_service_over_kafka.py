@@ -141,6 +141,10 @@ async def test_one_receipt_in_spanish_even_when_the_payment_is_redelivered(
             "SELECT kind, status FROM mail_log WHERE event_id = $1", paid.event_id
         )
         assert [(r["kind"], r["status"]) for r in rows] == [("receipt", "sent")]
+        assert wiring.sender is not None
+        assert wiring.sender.connected  # kept open between mails
+    # Stopping the service ends its SMTP connection (QUIT) instead of leaving it to time out.
+    assert not wiring.sender.connected
 
 
 async def test_mail_for_events_that_arrive_before_their_customer_and_merchant(

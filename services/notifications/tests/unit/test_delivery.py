@@ -120,24 +120,39 @@ async def test_run_returns_promptly_when_stopped() -> None:
     await asyncio.wait_for(task, timeout=2.0)
 
 
-async def test_smtp_refusal_of_the_recipient_is_permanent_only_for_5xx() -> None:
-    class Refusing(SmtpMailSender):
-        def __init__(self, code: int) -> None:
-            super().__init__(SmtpSettings(host="127.0.0.1", port=1))
-            self.code = code
+async def test_smtp_refusal_of_the_recipient_is_permanent_only_for_5xx(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class RefusingClient:
+        """Stands for aiosmtplib.SMTP: connects, then refuses every recipient with ``code``."""
 
-        async def send(self, mail: QueuedMail) -> None:
-            with pytest.MonkeyPatch.context() as patch:
+        code = 550
 
-                async def refuse(*_: object, **__: object) -> None:
-                    raise aiosmtplib.SMTPRecipientsRefused(
-                        [aiosmtplib.SMTPRecipientRefused(self.code, "nope", "ana@example.com")]
-                    )
+        def __init__(self, **_: object) -> None:
+            self.is_connected = False
 
-                patch.setattr(aiosmtplib, "send", refuse)
-                await super().send(mail)
+        async def connect(self) -> None:
+            self.is_connected = True
 
-    with pytest.raises(PermanentDeliveryError, match="550 nope"):
-        await Refusing(550).send(queued())
-    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
-        await Refusing(450).send(queued())
+        async def send_message(self, *_: object) -> None:
+            raise aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(self.code, "nope", "ana@example.com")]
+            )
+
+        async def quit(self, **_: object) -> None:
+            self.is_connected = False
+
+        def close(self) -> None:
+            self.is_connected = False
+
+    monkeypatch.setattr(aiosmtplib, "SMTP", RefusingClient)
+    sender = SmtpMailSender(SmtpSettings(host="127.0.0.1", port=1))
+    try:
+        with pytest.raises(PermanentDeliveryError, match="550 nope"):
+            await sender.send(queued())
+        RefusingClient.code = 450
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
+            await sender.send(queued())
+        assert not isinstance(refused.value, PermanentDeliveryError)
+    finally:
+        await sender.close()
