@@ -4,10 +4,14 @@
 the database is built when the service starts (:class:`GatewayRuntime`); routes are mounted
 before that and reach the runtime through providers, so the app can be built first.
 
-Start order (after servicekit's pool, topics and producer): the gateway's parts (read model,
-LISTEN connection, command gateway, API), the outbox relay, the projection consumer, the
-housekeeping (idempotency keys past their lifetime, ended portal sessions). Stop order is the
-reverse.
+Start order (after servicekit's pool, topics and producer): the background pool, the
+gateway's parts (read model, LISTEN connection, command gateway, API), the outbox relay, the
+projection consumer, the housekeeping (idempotency keys past their lifetime, ended portal
+sessions). Stop order is the reverse.
+
+Requests and background work (projection consumer, relay, LISTEN) use separate connection
+pools: when hundreds of requests wait for their commands' outcomes, the projection that
+records those outcomes must not queue behind them for a connection.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from billing_events.outbox import OutboxRelay
+from billing_events.postgres import create_pool
 from payments import PaymentProcessor, simulated_processor
 from portal_gateway.adapters.command_gateway import OutboxCommandGateway
 from portal_gateway.adapters.housekeeping import Periodic
@@ -73,8 +78,10 @@ class GatewayRuntime:
         clock: Callable[[], datetime] = utc_now,
         processor: PaymentProcessor | None = None,
         projection_topics: Sequence[str] = PROJECTION_TOPICS,
+        background_pool: Callable[[], asyncpg.Pool] | None = None,
     ) -> None:
         self._pool = pool
+        self._background_pool = background_pool or pool
         self._settings = settings
         self._clock = clock
         self._processor = processor
@@ -134,7 +141,9 @@ class GatewayRuntime:
     async def run_relay(self) -> None:
         """The outbox relay: commands and MerchantRegistered to Kafka, until stopped."""
         # Built here, not at start: its producer belongs to the task that runs it.
-        relay = OutboxRelay(self._pool(), self._settings.kafka_bootstrap_servers, name=RELAY_NAME)
+        relay = OutboxRelay(
+            self._background_pool(), self._settings.kafka_bootstrap_servers, name=RELAY_NAME
+        )
         self._relay = relay
         await relay.run()
 
@@ -147,16 +156,16 @@ class GatewayRuntime:
 
     async def start(self) -> None:
         settings = self._settings
-        pool = self._pool()
+        pool, background = self._pool(), self._background_pool()
         read_model = PostgresReadModel(pool)
-        signals = ProjectionSignals(pool)
+        signals = ProjectionSignals(background)
         await signals.start()
         commands = OutboxCommandGateway(pool, signals, read_model)
         processor = self._processor or simulated_processor(
             settings.processor_sim_secret.get_secret_value(), self._clock, env=settings.env
         )
         consumer = ProjectionConsumer(
-            pool, settings.kafka_bootstrap_servers, topic_names=self._projection_topics
+            background, settings.kafka_bootstrap_servers, topic_names=self._projection_topics
         )
         signals.on_control(consumer.on_control)
         self._parts = {
@@ -211,6 +220,30 @@ class GatewayRuntime:
         return await self.idempotency.prune(self._clock() - KEY_LIFETIME)
 
 
+class BackgroundPool:
+    """The connection pool of the gateway's background work, open while the service runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+
+    def get(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise NotStarted("the gateway's background pool is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        settings = self._settings
+        self._pool = await create_pool(
+            settings.database_url, settings.db_schema, max_size=settings.background_pool_size
+        )
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+
 class Deferred(Generic[T]):
     """Stands for an object that exists only once the service runs, forwarding attribute
     access to it. For parts (the portal's router) that take their collaborators when the
@@ -248,8 +281,10 @@ def register_gateway(
 ) -> GatewayRuntime:
     """Wire the merchant API, the admin API, the command path, the projections and (unless
     ``include_portal`` is False) the customer portal into ``service``."""
-    runtime = GatewayRuntime(lambda: service.pool, settings)
+    background = BackgroundPool(settings)
+    runtime = GatewayRuntime(lambda: service.pool, settings, background_pool=background.get)
     service.add_migrations(MIGRATIONS)
+    service.add_component("background-pool", background.open, background.close)
     service.add_component("gateway", runtime.start, runtime.stop)
     service.add_task("outbox-relay", runtime.run_relay, runtime.stop_relay)
     service.add_component("projection-consumer", runtime.start_consumer, runtime.stop_consumer)

@@ -26,6 +26,10 @@ class Settings(ServiceSettings):
     # Bounded waits for read-your-writes: a command's outcome, a first charge's decision.
     command_timeout: float = Field(default=5.0, gt=0, le=60)
     activation_timeout: float = Field(default=20.0, gt=0, le=120)
+    # Connections of the background work (projection consumer, outbox relay, LISTEN), apart
+    # from DB_POOL_SIZE's request pool: a burst of requests must not starve the projection
+    # that the requests themselves wait for.
+    background_pool_size: int = Field(default=4, ge=2, le=50)
 
     @field_validator("public_base_url")
     @classmethod

@@ -281,3 +281,31 @@ async def test_the_relay_publishes_the_command_to_the_owners_topic(
         relay.stop()
         await asyncio.wait_for(relay_task, 20)
         await consumer.stop()
+
+
+async def test_waiters_poll_often_only_while_nothing_listens(pg_pool: asyncpg.Pool) -> None:
+    """A backlog of waiters re-reading every half second would starve the projection of
+    connections: while notifications work, a waiter re-checks only at the long interval."""
+    await migrate(pg_pool, MIGRATIONS)
+    listener = ProjectionSignals(
+        pg_pool, recheck_interval=0.05, listening_recheck_interval=30.0, reconnect_delay=5.0
+    )
+    await listener.start()
+    checks: list[float] = []
+
+    async def never_there() -> None:
+        checks.append(time.monotonic())
+
+    try:
+        assert listener.listening
+        waiting = asyncio.create_task(listener.wait_for(["nothing:comes"], never_there, 20))
+        await asyncio.sleep(0.6)
+        assert len(checks) == 1  # the first look, then only notifications would wake it
+
+        listening_pid = listener.listener_pid
+        await pg_pool.execute("SELECT pg_terminate_backend($1)", listening_pid)
+        await asyncio.sleep(0.6)  # reconnect_delay keeps it deaf meanwhile: it polls
+        assert len(checks) >= 5
+        waiting.cancel()
+    finally:
+        await listener.stop()

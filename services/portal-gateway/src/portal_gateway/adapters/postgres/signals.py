@@ -4,8 +4,10 @@ The projection handler ends each transaction with ``pg_notify`` naming the keys 
 (its command, stream and correlation). One connection per process LISTENs and fans each
 notification out to the requests waiting on one of those keys; a woken request re-reads the
 read model. Notifications are a shortcut, not the truth: every waiter also re-checks
-periodically, so a lost listening connection (or a notification from a projection that runs
-in another process and database session) only costs latency, never a wrong answer.
+periodically, so a lost listening connection only costs latency, never a wrong answer. The
+re-checks are frequent only while nothing listens: under a backlog of hundreds of waiting
+requests, re-reading every half second while notifications work would take the database
+connections the projection itself needs to catch up, and the backlog would feed itself.
 
 A second channel carries operator signals between gateway processes (a projection rebuild
 started: restart your consumer with the new group).
@@ -46,10 +48,12 @@ class ProjectionSignals:
         pool: asyncpg.Pool,
         *,
         recheck_interval: float = 0.5,
+        listening_recheck_interval: float = 5.0,
         reconnect_delay: float = 1.0,
     ) -> None:
         self._pool = pool
         self._recheck = recheck_interval
+        self._listening_recheck = max(recheck_interval, listening_recheck_interval)
         self._reconnect_delay = reconnect_delay
         self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._control_handlers: list[ControlHandler] = []
@@ -141,8 +145,10 @@ class ProjectionSignals:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
+            # Losing the listener wakes every waiter (_wake_everyone): none sleeps through it.
+            recheck = self._listening_recheck if self.listening else self._recheck
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), min(remaining, self._recheck))
+                await asyncio.wait_for(event.wait(), min(remaining, recheck))
 
     # --- listening ----------------------------------------------------------------------
 
