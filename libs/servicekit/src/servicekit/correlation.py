@@ -30,7 +30,12 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Path parameters that carry credentials (portal link tokens...) never reach a log line.
 _SECRET_PARAM = re.compile(r"token|secret|key|password", re.IGNORECASE)
 
-log = structlog.stdlib.get_logger("servicekit.http")
+ACCESS_LOGGER = "servicekit.http"
+log = structlog.stdlib.get_logger(ACCESS_LOGGER)
+# The stdlib logger behind ``log``: asked first whether a line would be written at all, so that
+# at LOG_LEVEL=warning a request does not run structlog's processors (timestamp, context...)
+# for an access line that is then dropped.
+_access = logging.getLogger(ACCESS_LOGGER)
 
 
 def new_correlation_id() -> str:
@@ -98,11 +103,13 @@ class CorrelationIdMiddleware(ASGIMiddleware):
                 await next_app(scope, receive, send_with_header)
             finally:
                 quiet = path in self.quiet_paths and status_code < 500
-                log.log(
-                    logging.DEBUG if quiet else logging.INFO,
-                    "request",
-                    method=scope.get("method", ""),
-                    path=loggable_path(path, scope.get("path_params")),
-                    status=status_code,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                )
+                level = logging.DEBUG if quiet else logging.INFO
+                if _access.isEnabledFor(level):
+                    log.log(
+                        level,
+                        "request",
+                        method=scope.get("method", ""),
+                        path=loggable_path(path, scope.get("path_params")),
+                        status=status_code,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    )

@@ -74,6 +74,19 @@ async def test_the_caller_s_correlation_id_is_used_logged_and_echoed(
     assert access[0]["path"] == "/whoami"
 
 
+async def test_no_access_line_is_made_below_the_configured_level(
+    log_stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logging.getLogger().setLevel(logging.WARNING)
+    made: list[object] = []
+    monkeypatch.setattr("servicekit.correlation.log.log", lambda *args, **kwargs: made.append(args))
+    async with client(make_app(Readiness())) as http:
+        answer = await http.get("/whoami", headers={"X-Correlation-ID": "abc-123"})
+    assert answer.headers["x-correlation-id"] == "abc-123"
+    assert made == []  # structlog was not even asked
+    assert '"event":"request"' not in log_stream.getvalue()
+
+
 async def test_secret_path_parameters_and_queries_stay_out_of_the_log(
     log_stream: io.StringIO,
 ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -468,6 +468,59 @@ async def test_another_merchants_customer_is_never_shown(portal: Portal) -> None
     assert response.status_code == 503
     assert "Alice" not in response.text
     assert "Premium" not in response.text
+
+
+# -- the overview's page cache ---------------------------------------------------------
+
+
+async def test_each_overview_has_a_csrf_token_of_its_own(portal: Portal) -> None:
+    await portal.sign_in("cus_alice")
+    tokens = [await portal.csrf() for _ in range(3)]
+    assert len(set(tokens)) == 3
+    for token in tokens:  # each works for this session...
+        switched = await portal.post(
+            "/portal/language", {"csrf_token": token, "locale": "es", "next": "/portal"}
+        )
+        assert switched.status_code == 303
+    other = await second_browser(portal)
+    try:  # ...and for no other, though the other session sees the very same page
+        await other.get(await portal.link("cus_alice"))
+        for token in tokens:
+            refused = await other.post(
+                "/portal/language",
+                data={"csrf_token": token, "locale": "fr", "next": "/portal"},
+                follow_redirects=False,
+            )
+            assert refused.status_code == 403
+    finally:
+        await other.aclose()
+
+
+async def test_the_overview_shows_each_customer_their_own_data_as_it_is_now(
+    portal: Portal,
+) -> None:
+    alice = await portal.sign_in("cus_alice", locale="en")
+    other = await second_browser(portal)
+    try:
+        bob = await other.get(await portal.link("cus_bob", locale="en"))
+        for _ in range(2):
+            alice = await portal.client.get("/portal")
+            bob = await other.get("/portal")
+            assert "Alice Martín" in alice.text
+            assert "Bob Stone" not in alice.text
+            assert "Bob Stone" in bob.text
+            assert "Alice Martín" not in bob.text
+    finally:
+        await other.aclose()
+    # A projected change is on the very next page.
+    key = ("m_acme", "cus_alice")
+    portal.data.customers[key] = replace(portal.data.customers[key], name="Alicia Martín")
+    renamed = await portal.client.get("/portal")
+    assert "Alicia Martín" in renamed.text
+    portal.data.invoices[key].insert(
+        0, replace(portal.data.invoices[key][0], invoice_id="in_new", number="ACME-2000")
+    )
+    assert "ACME-2000" in (await portal.client.get("/portal")).text
 
 
 # -- cancel flow -----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -157,6 +158,103 @@ async def test_the_session_lives_one_hour_after_the_last_activity(pool: asyncpg.
     assert isinstance(
         await resume_session(pool, opened.cookie_value, now=clock.now()), EndedSession
     )
+
+
+async def _recorded(pool: asyncpg.Pool, opened: OpenedLink) -> tuple[datetime, datetime]:
+    row = await pool.fetchrow(
+        "SELECT last_seen_at, expires_at FROM portal_browser_sessions WHERE cookie_hash = $1",
+        opened.browser.key,
+    )
+    return row["last_seen_at"], row["expires_at"]
+
+
+async def test_activity_is_written_at_most_once_a_minute(pool: asyncpg.Pool) -> None:
+    clock = FakeClock(START)
+    opened = await _open(pool, await _create(pool, clock), clock)
+    opened_at = clock.now()
+    for _ in range(5):  # five page views within the minute: reads only
+        clock.advance(timedelta(seconds=11))
+        resumed = await resume_session(pool, opened.cookie_value, now=clock.now())
+        assert isinstance(resumed, BrowserSession)
+        assert resumed.expires_at == opened_at + timedelta(hours=1)
+    assert await _recorded(pool, opened) == (opened_at, opened_at + timedelta(hours=1))
+    clock.advance(timedelta(seconds=5))  # a minute since the last write
+    resumed = await resume_session(pool, opened.cookie_value, now=clock.now())
+    assert isinstance(resumed, BrowserSession)
+    assert resumed.expires_at == clock.now() + timedelta(hours=1)
+    assert await _recorded(pool, opened) == (clock.now(), clock.now() + timedelta(hours=1))
+
+
+async def test_a_session_used_every_half_minute_never_expires(pool: asyncpg.Pool) -> None:
+    clock = FakeClock(START)
+    opened = await _open(pool, await _create(pool, clock), clock)
+    for _ in range(2 * 60 * 3):  # three hours
+        clock.advance(timedelta(seconds=30))
+        assert isinstance(
+            await resume_session(pool, opened.cookie_value, now=clock.now()), BrowserSession
+        )
+
+
+async def test_an_idle_session_ends_within_a_minute_before_its_idle_hour(
+    pool: asyncpg.Pool,
+) -> None:
+    clock = FakeClock(START)
+    opened = await _open(pool, await _create(pool, clock), clock)
+    clock.advance(timedelta(seconds=59))  # the last request, not written
+    assert isinstance(
+        await resume_session(pool, opened.cookie_value, now=clock.now()), BrowserSession
+    )
+    last_request = clock.now()
+    clock.set(START + timedelta(hours=1) - timedelta(microseconds=1))
+    assert isinstance(
+        await resume_session(pool, opened.cookie_value, now=clock.now()), BrowserSession
+    )
+    # That request was written (59 minutes after the last write): idle from here on.
+    written = clock.now()
+    clock.set(written + timedelta(hours=1))
+    assert isinstance(
+        await resume_session(pool, opened.cookie_value, now=clock.now()), EndedSession
+    )
+    assert clock.now() - last_request > timedelta(hours=1)
+
+
+async def test_a_sign_out_between_the_read_and_the_write_wins(pool: asyncpg.Pool) -> None:
+    clock = FakeClock(START)
+    opened = await _open(pool, await _create(pool, clock), clock)
+    clock.advance(timedelta(minutes=30))  # the next request records its activity
+
+    class SignOutAfterTheRead:
+        """The pool, with another request signing out right after the session is read."""
+
+        async def fetchrow(self, *args: Any) -> Any:
+            row = await pool.fetchrow(*args)
+            await end_session(pool, opened.browser, now=clock.now())
+            return row
+
+        async def fetchval(self, *args: Any) -> Any:
+            return await pool.fetchval(*args)
+
+    racing = cast(asyncpg.Pool, SignOutAfterTheRead())
+    found = await resume_session(racing, opened.cookie_value, now=clock.now())
+    assert isinstance(found, EndedSession)
+    assert await _recorded(pool, opened) == (START, clock.now())  # not pushed back
+
+
+async def test_the_session_says_whether_a_notice_waits(pool: asyncpg.Pool) -> None:
+    clock = FakeClock(START)
+    opened = await _open(pool, await _create(pool, clock), clock)
+    assert not opened.browser.flash_pending
+    resumed = await resume_session(pool, opened.cookie_value, now=clock.now())
+    assert isinstance(resumed, BrowserSession)
+    assert not resumed.flash_pending
+    await set_flash(pool, resumed, Flash("success", "notice_canceled", {"plan": "Pro"}))
+    resumed = await resume_session(pool, opened.cookie_value, now=clock.now())
+    assert isinstance(resumed, BrowserSession)
+    assert resumed.flash_pending
+    assert await pop_flash(pool, resumed) is not None
+    resumed = await resume_session(pool, opened.cookie_value, now=clock.now())
+    assert isinstance(resumed, BrowserSession)
+    assert not resumed.flash_pending
 
 
 async def test_an_unknown_cookie_is_no_session(pool: asyncpg.Pool) -> None:

@@ -32,8 +32,17 @@ from billing_events.contract.events import (
 from billing_events.envelope import Envelope, EventData, new_envelope
 from billing_events.postgres import Migration, migrate
 from portal_gateway.adapters.postgres.projector import project
-from portal_gateway.adapters.postgres.read_model import PostgresReadModel
+from portal_gateway.adapters.postgres.read_model import (
+    PostgresReadModel,
+    _card_row,
+    _customer_view,
+    _invoice_view,
+    merchant_from_row,
+    subscription_view,
+)
+from portal_gateway.adapters.postgres.records import subscription_from_row
 from portal_gateway.adapters.postgres.schema import GATEWAY_MIGRATIONS, MIGRATIONS
+from portal_gateway.application.ports import PortalOverview
 
 pytestmark = pytest.mark.integration
 
@@ -424,3 +433,166 @@ async def test_a_renewal_moves_the_next_renewal_date(
     view = await reads.subscription(MERCHANT, "cus_1", "sub_1")
     assert view is not None
     assert (view.current_period_start, view.next_renewal_at, view.status) == (T1, t2, "active")
+
+
+async def overview_row_by_row(
+    pool: asyncpg.Pool, merchant_id: str, customer_id: str
+) -> PortalOverview | None:
+    """The overview the way the read model read it before it was one statement: the
+    reference its one-statement read must equal."""
+    merchant = await pool.fetchrow("SELECT * FROM merchants WHERE merchant_id = $1", merchant_id)
+    customer = await pool.fetchrow(
+        "SELECT * FROM customers WHERE merchant_id = $1 AND customer_id = $2",
+        merchant_id,
+        customer_id,
+    )
+    if merchant is None or customer is None:
+        return None
+    scoped = "WHERE merchant_id = $1 AND customer_id = $2"
+    subscriptions = await pool.fetch(
+        f"SELECT * FROM subscriptions {scoped} ORDER BY created_at DESC, subscription_id",
+        merchant_id,
+        customer_id,
+    )
+    invoices = await pool.fetch(
+        f"SELECT * FROM invoices {scoped} ORDER BY issued_at DESC, number DESC",
+        merchant_id,
+        customer_id,
+    )
+    cards = await pool.fetch(
+        f"SELECT * FROM payment_methods {scoped} ORDER BY attached_at DESC, payment_method_id",
+        merchant_id,
+        customer_id,
+    )
+    return PortalOverview(
+        merchant=merchant_from_row(merchant),
+        customer=_customer_view(customer),
+        subscriptions=[subscription_view(subscription_from_row(r)) for r in subscriptions],
+        invoices=[_invoice_view(r) for r in invoices],
+        payment_methods=[_card_row(r) for r in cards],
+        test_clock=await pool.fetchval(
+            "SELECT frozen_time FROM test_clocks WHERE merchant_id = $1", merchant_id
+        ),
+    )
+
+
+def history_of_two_subscriptions() -> list[Envelope]:
+    """Two subscriptions (one canceled), twelve invoices, two cards, a test clock."""
+    events = [*customer_events(), *subscription_events(), *invoice_events()]
+    events.append(
+        event(
+            PaymentMethodAttached(customer_id="cus_1", card=MASTERCARD),
+            "customer-cus_1",
+            3,
+            at=T0 + timedelta(hours=1),
+        )
+    )
+    old = subscription_events("sub_0")
+    events += [
+        *old,
+        event(
+            SubscriptionCanceled(
+                subscription_id="sub_0",
+                customer_id="cus_1",
+                canceled_at=T0 + timedelta(minutes=5, microseconds=7),
+                reason="too_expensive",
+            ),
+            "subscription-sub_0",
+            3,
+            at=T0 + timedelta(minutes=5),
+        ),
+    ]
+    for month in range(11):
+        issued = T0 + timedelta(days=31 * month, microseconds=123457 * month)
+        events.append(
+            event(
+                InvoiceIssued(
+                    invoice_id=f"in_m{month}",
+                    number=f"A-1{month:03d}",
+                    customer_id="cus_1",
+                    subscription_id="sub_1",
+                    reason="subscription_cycle",
+                    lines=(InvoiceLine(description='Pro "quoted" ünï', amount=2999),),
+                    amount_due=2999 + month,
+                    currency="EUR",
+                    issued_at=issued,
+                    plan_name='Pro "quoted" ünï',
+                ),
+                f"invoice-in_m{month}",
+                1,
+            )
+        )
+    events.append(
+        event(
+            TestClockAdvanced(
+                merchant_id=MERCHANT, frozen_time=T1 + timedelta(hours=3, microseconds=5)
+            ),
+            f"clock-{MERCHANT}",
+            1,
+        )
+    )
+    return events
+
+
+async def test_the_overview_in_one_statement_equals_the_rows_read_one_by_one(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel, postgres_url: str, schema_name: str
+) -> None:
+    await feed(pg_pool, *history_of_two_subscriptions())
+    expected = await overview_row_by_row(pg_pool, MERCHANT, "cus_1")
+    assert expected is not None
+    assert len(expected.subscriptions) == 2
+    assert len(expected.invoices) == 12
+    assert len(expected.payment_methods) == 2
+    assert expected.test_clock is not None
+    assert await reads.overview(MERCHANT, "cus_1") == expected
+    # Times are written in the session's time zone in JSON; read back, they are the same
+    # instants, in UTC.
+    far_away = await asyncpg.create_pool(
+        postgres_url,
+        min_size=1,
+        max_size=1,
+        server_settings={"search_path": schema_name, "TimeZone": "Asia/Kathmandu"},
+    )
+    try:
+        elsewhere = await PostgresReadModel(far_away).overview(MERCHANT, "cus_1")
+    finally:
+        await far_away.close()
+    assert elsewhere == expected
+    assert elsewhere is not None
+    assert elsewhere.invoices[0].issued_at.tzinfo is UTC
+
+
+async def test_the_overview_is_read_afresh_every_time(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events(), *subscription_events(), *invoice_events())
+    first = await reads.overview(MERCHANT, "cus_1")
+    assert first is not None
+    assert first.revision is not None
+    # Unchanged data: the same overview, not parsed again.
+    assert await reads.overview(MERCHANT, "cus_1") is first
+    await feed(
+        pg_pool,
+        event(
+            SubscriptionCanceled(
+                subscription_id="sub_1",
+                customer_id="cus_1",
+                canceled_at=T0 + timedelta(days=2),
+                reason="too_expensive",
+            ),
+            "subscription-sub_1",
+            3,
+            at=T0 + timedelta(days=2),
+        ),
+    )
+    after = await reads.overview(MERCHANT, "cus_1")
+    assert after is not None
+    assert after.revision != first.revision
+    assert [s.status for s in after.subscriptions] == ["canceled"]
+    await pg_pool.execute(
+        "UPDATE merchants SET name = 'Acme GmbH' WHERE merchant_id = $1", MERCHANT
+    )
+    renamed = await reads.overview(MERCHANT, "cus_1")
+    assert renamed is not None
+    assert renamed.merchant.name == "Acme GmbH"
+    assert renamed == await overview_row_by_row(pg_pool, MERCHANT, "cus_1")

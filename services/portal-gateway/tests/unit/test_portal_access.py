@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from portal_gateway.portal.access import (
     IDLE_TTL,
     LINK_TTL,
+    TOUCH_INTERVAL,
     InvalidReturnUrl,
     LinkState,
     idle_deadline,
     link_expiry,
     link_state,
+    needs_touch,
     session_is_live,
     validate_return_url,
 )
@@ -79,6 +81,39 @@ def test_a_session_slides_one_hour_past_each_activity() -> None:
     assert session_is_live(expires_at=deadline, now=clock.now())
     clock.advance(timedelta(minutes=1))
     assert not session_is_live(expires_at=deadline, now=clock.now())
+
+
+def test_activity_is_recorded_at_most_once_a_minute() -> None:
+    assert timedelta(minutes=1) == TOUCH_INTERVAL
+    seen = START
+    assert not needs_touch(last_seen_at=seen, now=START)
+    assert not needs_touch(last_seen_at=seen, now=START + timedelta(seconds=59))
+    assert needs_touch(last_seen_at=seen, now=START + timedelta(minutes=1))
+    assert needs_touch(last_seen_at=seen, now=START + timedelta(minutes=55))
+    # A clock that stepped back does not write an earlier time.
+    assert not needs_touch(last_seen_at=seen, now=START - timedelta(minutes=5))
+
+
+@given(st.lists(st.integers(min_value=1, max_value=3599), min_size=1, max_size=40))
+def test_with_recording_throttled_a_session_never_outlives_its_idle_time(
+    gaps: list[int],
+) -> None:
+    """Requests ``gaps`` seconds apart, each within the idle time of the one before: the
+    session stays live through all of them, and it has ended ``IDLE_TTL`` after the last one,
+    up to ``TOUCH_INTERVAL`` sooner but never later."""
+    now = last_seen = START
+    expires = idle_deadline(START)
+    for gap in gaps:
+        now += timedelta(seconds=gap)
+        if not session_is_live(expires_at=expires, now=now):
+            # Only possible within a minute of the idle time since the last request.
+            assert timedelta(seconds=gap) > IDLE_TTL - TOUCH_INTERVAL
+            return
+        if needs_touch(last_seen_at=last_seen, now=now):
+            last_seen, expires = now, idle_deadline(now)
+    assert expires <= now + IDLE_TTL
+    assert expires > now + IDLE_TTL - TOUCH_INTERVAL
+    assert not session_is_live(expires_at=expires, now=now + IDLE_TTL)
 
 
 def test_fake_clock_refuses_naive_times() -> None:

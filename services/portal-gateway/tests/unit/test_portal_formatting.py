@@ -6,10 +6,18 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from babel.dates import format_date
+from babel.numbers import format_currency
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portal_gateway.portal.formatting import Formatter, minor_unit_exponent, to_major_units
+from portal_gateway.portal import formatting
+from portal_gateway.portal.formatting import (
+    Formatter,
+    formatter_for,
+    minor_unit_exponent,
+    to_major_units,
+)
 from portal_gateway.portal.locales import PortalLocale
 
 EN, ES, PT_BR, FR = (
@@ -86,3 +94,61 @@ def test_naive_datetimes_are_refused() -> None:
 def test_currency_names_are_localized() -> None:
     assert Formatter(ES).currency_name("EUR") == "euro"
     assert Formatter(EN).currency_name("ZZZ") == "ZZZ"
+
+
+# -- the shared, remembering formatters ------------------------------------------------
+
+
+def test_one_formatter_is_shared_per_locale() -> None:
+    assert formatter_for(PT_BR) is formatter_for(PortalLocale("pt", "BR"))
+    assert formatter_for(PT_BR) is not formatter_for(PortalLocale("pt"))
+    assert formatter_for(FR).locale == FR
+
+
+@given(
+    st.integers(min_value=0, max_value=10**12),
+    st.sampled_from(["USD", "EUR", "BRL", "JPY", "KWD"]),
+    st.sampled_from([EN, ES, PT_BR, FR]),
+)
+def test_remembered_amounts_are_what_babel_writes(
+    amount: int, currency: str, locale: PortalLocale
+) -> None:
+    shared = formatter_for(locale)
+    first = shared.money(amount, currency)
+    assert shared.money(amount, currency.lower()) == first  # remembered under the ISO code
+    # For these currencies CLDR's display digits are ISO 4217's, so babel's own
+    # format_currency is the reference.
+    expected = format_currency(to_major_units(amount, currency), currency, locale=locale.babel_id)
+    assert first == expected
+    assert Formatter(locale).money(amount, currency) == first
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=-4)), timezone(timedelta(hours=9))]
+        ),
+    ),
+    st.sampled_from([EN, ES, PT_BR, FR]),
+)
+def test_remembered_dates_are_the_utc_day_babel_writes(
+    moment: datetime, locale: PortalLocale
+) -> None:
+    shared = formatter_for(locale)
+    day = moment.astimezone(UTC).date()
+    assert shared.date(moment) == format_date(day, format="long", locale=locale.babel_id)
+    assert shared.short_date(moment) == format_date(day, format="medium", locale=locale.babel_id)
+    assert shared.date(day) == shared.date(moment)  # the same memo entry for the same day
+
+
+def test_a_shared_formatter_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formatting, "MEMO_SIZE", 8)
+    fmt = Formatter(EN)  # made after the patch: its memos hold 8 values
+    for amount in range(100):
+        assert fmt.money(amount, "USD") == f"${amount / 100:.2f}"
+    assert len(fmt._money) <= 8
+    for offset in range(30):
+        fmt.date(date(2024, 1, 1) + timedelta(days=offset))
+    assert len(fmt._dates) <= 8

@@ -91,6 +91,11 @@ class PortalOverview:
     # The merchant's test clock (development and tests): its subscriptions live at this time.
     # None: no test clock, the wall clock is the merchant's time.
     test_clock: datetime | None = None
+    # What this overview was made from, such that two overviews with the same revision are
+    # the same in every field (the PostgreSQL adapter: the text of the data it read). What is
+    # derived from the overview alone (the rendered page) may be reused for the same revision.
+    # None: the source cannot tell, and nothing is reused.
+    revision: str | None = field(default=None, compare=False, repr=False)
 
     def merchant_now(self, wall_clock: datetime) -> datetime:
         """The time the merchant's billing decisions are made at (card expiry included)."""

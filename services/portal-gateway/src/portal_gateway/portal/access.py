@@ -2,7 +2,10 @@
 
 - A portal link unused for ``LINK_TTL`` after it was made is expired.
 - A link works once: opening it exchanges it for a browser session.
-- A browser session lives until ``IDLE_TTL`` after its last activity (sliding expiry).
+- A browser session lives until ``IDLE_TTL`` after its last recorded activity (sliding
+  expiry). Activity is recorded at most once per ``TOUCH_INTERVAL``, so that a page view is
+  a read and not a durable write: a session idle for ``IDLE_TTL`` has always ended, and one
+  may end up to ``TOUCH_INTERVAL`` sooner (never later).
 
 The database layer applies these rules; they live here so that they can be read and tested
 without one.
@@ -16,6 +19,7 @@ from urllib.parse import urlsplit
 
 LINK_TTL = timedelta(minutes=5)
 IDLE_TTL = timedelta(hours=1)
+TOUCH_INTERVAL = timedelta(minutes=1)
 RETURN_URL_MAX_LENGTH = 2000
 
 
@@ -44,6 +48,14 @@ def idle_deadline(last_activity: datetime, ttl: timedelta = IDLE_TTL) -> datetim
 
 def session_is_live(*, expires_at: datetime, now: datetime) -> bool:
     return now < expires_at
+
+
+def needs_touch(
+    *, last_seen_at: datetime, now: datetime, interval: timedelta = TOUCH_INTERVAL
+) -> bool:
+    """Whether a request at ``now`` must record the activity (push the idle deadline back):
+    only once the last recorded activity is ``interval`` old."""
+    return now - last_seen_at >= interval
 
 
 class InvalidReturnUrl(ValueError):

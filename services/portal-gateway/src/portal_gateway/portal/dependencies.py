@@ -30,9 +30,10 @@ from portal_gateway.portal.errors import (
     PageContext,
     SessionEnded,
 )
-from portal_gateway.portal.formatting import Formatter
+from portal_gateway.portal.formatting import Formatter, formatter_for
 from portal_gateway.portal.i18n import Messages, messages_for
 from portal_gateway.portal.locales import PortalLocale, negotiate
+from portal_gateway.portal.page_cache import OverviewPages
 from portal_gateway.portal.rendering import PORTAL_PATH, Chrome, PageRenderer
 from portal_gateway.portal.sessions import (
     BrowserSession,
@@ -57,6 +58,7 @@ class Portal:
     clock: Clock
     renderer: PageRenderer
     card_changes: PaymentMethodChanges
+    overview_pages: OverviewPages
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -130,7 +132,7 @@ class Visit:
 
     @property
     def fmt(self) -> Formatter:
-        return Formatter(self.locale)
+        return formatter_for(self.locale)
 
     def context(self) -> PageContext:
         return PageContext(

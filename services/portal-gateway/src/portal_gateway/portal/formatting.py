@@ -9,14 +9,16 @@ here explicitly and babel is asked to show exactly that many decimals.
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from datetime import date as CalendarDate
 from decimal import Decimal
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import UnknownCurrencyError, get_currency_name
+from babel.numbers import NumberPattern, UnknownCurrencyError, get_currency_name
 
 from portal_gateway.portal.locales import PortalLocale
 
@@ -48,18 +50,75 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _utc_day(moment: datetime | CalendarDate) -> CalendarDate:
+    # A datetime is a date too: test it first. Only the calendar day is ever a memo key.
+    if isinstance(moment, datetime):
+        return as_utc(moment).date()
+    return CalendarDate(moment.year, moment.month, moment.day)
+
+
+K = TypeVar("K", bound=Hashable)
+
+# Formatted values remembered per Formatter: a page formats the same few amounts and days over
+# and over (every monthly invoice of a plan has the same amount), and babel re-reads its
+# locale data and patterns at every call.
+MEMO_SIZE: Final = 4096
+
+
+class _Memo(Generic[K]):
+    """``make(key)``, remembered; forgets everything once ``size`` keys are held, so that a
+    long-lived formatter stays bounded whatever amounts and dates it is shown."""
+
+    __slots__ = ("_make", "_size", "_values")
+
+    def __init__(self, make: Callable[[K], str], size: int) -> None:
+        self._make = make
+        self._size = size
+        self._values: dict[K, str] = {}
+
+    def __call__(self, key: K) -> str:
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        value = self._make(key)
+        if len(self._values) >= self._size:
+            self._values.clear()
+        self._values[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 class Formatter:
-    """Formats for one locale; cheap to make per request."""
+    """Formats for one locale. ``formatter_for`` shares one per locale, whose babel
+    patterns are built once and whose results are remembered (bounded); every value is a pure
+    function of the locale and its arguments, so sharing them between requests is safe."""
 
     def __init__(self, locale: PortalLocale) -> None:
         self.locale = locale
         self._babel = Locale.parse(locale.babel_id)
+        # The currency pattern with the fraction digits of each ISO 4217 exponent.
+        self._money_patterns: dict[int, NumberPattern] = {}
+        self._money = _Memo[tuple[int, str]](self._format_money, MEMO_SIZE)
+        self._dates = _Memo[tuple[CalendarDate, str]](self._format_date, MEMO_SIZE)
+        self._currency_names = _Memo[str](self._currency_name, MEMO_SIZE)
 
     def money(self, amount: int, currency: str) -> str:
-        code = currency.upper()
-        digits = minor_unit_exponent(code)
-        pattern = copy.copy(self._babel.currency_formats["standard"])
-        pattern.frac_prec = (digits, digits)
+        return self._money((amount, currency.upper()))
+
+    def _money_pattern(self, digits: int) -> NumberPattern:
+        pattern = self._money_patterns.get(digits)
+        if pattern is None:
+            pattern = copy.copy(self._babel.currency_formats["standard"])
+            pattern.frac_prec = (digits, digits)
+            self._money_patterns[digits] = pattern
+        return pattern
+
+    def _format_money(self, key: tuple[int, str]) -> str:
+        amount, code = key
+        pattern = self._money_pattern(minor_unit_exponent(code))
         return str(
             pattern.apply(
                 to_major_units(amount, code), self._babel, currency=code, currency_digits=False
@@ -67,19 +126,24 @@ class Formatter:
         )
 
     def currency_name(self, currency: str) -> str:
+        return self._currency_names(currency.upper())
+
+    def _currency_name(self, code: str) -> str:
         try:
-            return get_currency_name(currency.upper(), locale=self._babel)
+            return get_currency_name(code, locale=self._babel)
         except UnknownCurrencyError:
-            return currency.upper()
+            return code
 
     def date(self, moment: datetime | CalendarDate) -> str:
         """A calendar date in words (14 June 2023), in UTC: the billing system's day."""
-        day = as_utc(moment).date() if isinstance(moment, datetime) else moment
-        return format_date(day, format="long", locale=self._babel)
+        return self._dates((_utc_day(moment), "long"))
 
     def short_date(self, moment: datetime | CalendarDate) -> str:
-        day = as_utc(moment).date() if isinstance(moment, datetime) else moment
-        return format_date(day, format="medium", locale=self._babel)
+        return self._dates((_utc_day(moment), "medium"))
+
+    def _format_date(self, key: tuple[CalendarDate, str]) -> str:
+        day, width = key
+        return format_date(day, format=width, locale=self._babel)
 
     @staticmethod
     def iso(moment: datetime) -> str:
@@ -89,3 +153,10 @@ class Formatter:
     @staticmethod
     def card_expiry(month: int, year: int) -> str:
         return f"{month:02d}/{year}"
+
+
+@functools.lru_cache(maxsize=64)
+def formatter_for(locale: PortalLocale) -> Formatter:
+    """The shared formatter of ``locale`` (the supported languages and the regions babel
+    knows: a bounded set, and the cache is bounded anyway)."""
+    return Formatter(locale)

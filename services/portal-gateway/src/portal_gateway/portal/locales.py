@@ -8,6 +8,7 @@ customer's language switcher), else the customer's own locale, else the browser'
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -42,8 +43,12 @@ class PortalLocale:
 ENGLISH: Final = PortalLocale(DEFAULT_LANGUAGE)
 
 
+@functools.lru_cache(maxsize=256)
 def parse_locale(value: str | None) -> PortalLocale | None:
-    """A supported locale from a tag such as ``es``, ``pt-BR`` or ``fr_ca``; None otherwise."""
+    """A supported locale from a tag such as ``es``, ``pt-BR`` or ``fr_ca``; None otherwise.
+
+    Remembered (bounded): a pure function of the tag, asked at every page view, and asking
+    babel whether a region exists reads the file system."""
     if not value:
         return None
     match = _TAG.match(value.strip())

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from litestar import Response, get
 
-from portal_gateway.portal import pages
+from portal_gateway.portal import csrf
 from portal_gateway.portal.dependencies import PortalDep, Visit, VisitDep, page
 from portal_gateway.portal.presenters import Notice
 from portal_gateway.portal.sessions import Flash, pop_flash
@@ -32,13 +32,14 @@ def flash_notice(flash: Flash, visit: Visit) -> Notice | None:
 
 @get("/", name="portal:overview")
 async def overview_page(portal: PortalDep, visit: VisitDep) -> Response[str]:
-    flash = await pop_flash(portal.pool, visit.session)
-    html = pages.overview_html(
-        portal.renderer,
-        visit.chrome(portal.renderer),
+    # The session read says whether a notice waits: without one, no query to pop it.
+    flash = await pop_flash(portal.pool, visit.session) if visit.session.flash_pending else None
+    html = portal.overview_pages.html(
         visit.overview,
-        fmt=visit.fmt,
+        locale=visit.locale,
+        return_url=visit.session.portal.return_url,
         now=visit.now,
+        csrf_token=csrf.issue_token(visit.session.csrf_secret),
         flash=flash_notice(flash, visit) if flash else None,
     )
     return page(html)

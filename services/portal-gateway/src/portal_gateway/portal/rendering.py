@@ -2,6 +2,9 @@
 
 Autoescaping is on for every template and undefined names raise (``StrictUndefined``), so a
 typo in a template or a missing translation fails a test instead of rendering an empty string.
+
+Templates are package data, loaded once per process: no ``auto_reload`` (which stats each
+template file at every render), so a changed template needs a restart, like changed code.
 """
 
 from __future__ import annotations
@@ -67,7 +70,9 @@ class PageRenderer:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,
         )
+        self._templates: dict[str, jinja2.Template] = {}
         # A content hash in the URL lets browsers cache the stylesheet until it changes.
         self.css_href = f"{STATIC_PATH}/portal.css?v={_stylesheet_version()}"
 
@@ -103,4 +108,7 @@ class PageRenderer:
         )
 
     def render(self, template: str, chrome: Chrome, **context: Any) -> str:
-        return self._env.get_template(template).render(chrome=chrome, t=chrome.t, **context)
+        compiled = self._templates.get(template)
+        if compiled is None:
+            compiled = self._templates[template] = self._env.get_template(template)
+        return compiled.render(chrome=chrome, t=chrome.t, **context)

@@ -19,6 +19,7 @@ from portal_gateway.portal.clock import Clock, SystemClock
 from portal_gateway.portal.dependencies import Portal, provide_checked_form, provide_portal_visit
 from portal_gateway.portal.errors import page_error_handlers
 from portal_gateway.portal.overview_routes import overview_page
+from portal_gateway.portal.page_cache import OverviewPages
 from portal_gateway.portal.payment_method_routes import payment_method_page, payment_method_submit
 from portal_gateway.portal.rendering import PORTAL_PATH, PageRenderer
 from portal_gateway.portal.security import SecurityHeadersMiddleware
@@ -50,16 +51,18 @@ def portal_router(
     defaults to the system clock; tests pass their own. ``processor`` tokenizes the cards
     customers add; without it they can only choose among their saved cards.
     """
+    renderer = PageRenderer()
     portal = Portal(
         queries=queries,
         commands=commands,
         pool=pool,
         settings=settings,
         clock=clock or SystemClock(),
-        renderer=PageRenderer(),
+        renderer=renderer,
         card_changes=PaymentMethodChanges(
             commands=commands, processor=processor, timeout=settings.command_timeout
         ),
+        overview_pages=OverviewPages(renderer),
     )
     static = create_static_files_router(
         path="/static",

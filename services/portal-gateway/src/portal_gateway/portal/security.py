@@ -8,7 +8,6 @@ back-button caches.
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,20 +40,34 @@ def security_headers(*, production: bool) -> dict[str, str]:
     return headers
 
 
+_CACHE_CONTROL = b"cache-control"
+_NO_STORE = (_CACHE_CONTROL, b"no-store")
+
+
 class SecurityHeadersMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     def __init__(self, *, production: bool) -> None:
         self._headers = security_headers(production=production)
+        # Encoded once: every response of the portal carries them.
+        self._encoded = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in self._headers.items()
+        ]
+        self._names = frozenset(name for name, _ in self._encoded)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in self._headers.items():
-                    headers[name] = value
-                if "cache-control" not in headers:
-                    headers["cache-control"] = "no-store"
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                if not present.isdisjoint(self._names):
+                    # Ours replace whatever a handler set under the same names.
+                    headers = [h for h in headers if h[0].lower() not in self._names]
+                headers.extend(self._encoded)
+                if _CACHE_CONTROL not in present:
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         await next_app(scope, receive, send_with_headers)

@@ -22,10 +22,13 @@ from billing_events.postgres import Migration
 from portal_gateway.portal.access import (
     IDLE_TTL,
     LINK_TTL,
+    TOUCH_INTERVAL,
     LinkState,
     idle_deadline,
     link_expiry,
     link_state,
+    needs_touch,
+    session_is_live,
     validate_return_url,
 )
 from portal_gateway.portal.formatting import as_utc
@@ -118,6 +121,9 @@ class BrowserSession:
     csrf_secret: bytes = field(repr=False)
     chosen_locale: str | None
     expires_at: datetime
+    # A one-time notice waits (``set_flash``): the next page pops it. Read with the session,
+    # so that a page without one needs no further query.
+    flash_pending: bool = False
 
     @property
     def merchant_id(self) -> str:
@@ -188,13 +194,14 @@ def _portal(row: asyncpg.Record) -> PortalSession:
     )
 
 
-def _browser(row: asyncpg.Record) -> BrowserSession:
+def _browser(row: asyncpg.Record, expires_at: datetime) -> BrowserSession:
     return BrowserSession(
         key=bytes(row["cookie_hash"]),
         portal=_portal(row),
         csrf_secret=bytes(row["csrf_secret"]),
         chosen_locale=row["chosen_locale"],
-        expires_at=row["expires_at"],
+        expires_at=expires_at,
+        flash_pending=row["flash_pending"],
     )
 
 
@@ -203,7 +210,8 @@ _PORTAL_COLUMNS = """
     s.link_expires_at, s.link_used_at
 """
 _BROWSER_COLUMNS = f"""
-    b.cookie_hash, b.csrf_secret, b.locale AS chosen_locale, b.expires_at, {_PORTAL_COLUMNS}
+    b.cookie_hash, b.csrf_secret, b.locale AS chosen_locale, b.expires_at, b.last_seen_at,
+    b.flash IS NOT NULL AS flash_pending, {_PORTAL_COLUMNS}
 """
 
 
@@ -315,11 +323,14 @@ async def resume_session(
     *,
     now: datetime,
     idle_ttl: timedelta = IDLE_TTL,
+    touch_interval: timedelta = TOUCH_INTERVAL,
 ) -> BrowserSession | EndedSession | None:
-    """The live session behind a cookie, its idle deadline pushed back; or why there is none.
+    """The live session behind a cookie; or why there is none.
 
-    Returns ``EndedSession`` for a cookie whose session timed out or was signed out but is
-    still on record, ``None`` for no cookie or one never issued.
+    Its idle deadline is pushed back (a durable write) only when its last recorded activity
+    is ``touch_interval`` old (see ``access``): most page views read one row and write
+    nothing. Returns ``EndedSession`` for a cookie whose session timed out or was signed out
+    but is still on record, ``None`` for no cookie or one never issued.
     """
     if not cookie_value or not looks_like_token(cookie_value):
         return None
@@ -327,28 +338,36 @@ async def resume_session(
     moment = as_utc(now)
     row = await pool.fetchrow(
         f"""
-        UPDATE portal_browser_sessions b
-           SET last_seen_at = GREATEST(b.last_seen_at, $2),
-               expires_at = GREATEST(b.expires_at, $3)
-          FROM portal_sessions s
-         WHERE b.cookie_hash = $1 AND b.expires_at > $2 AND s.session_id = b.session_id
-        RETURNING {_BROWSER_COLUMNS}
-        """,
-        key,
-        moment,
-        idle_deadline(moment, idle_ttl),
-    )
-    if row is not None:
-        return _browser(row)
-    ended = await pool.fetchrow(
-        f"""
-        SELECT {_PORTAL_COLUMNS} FROM portal_browser_sessions b
+        SELECT {_BROWSER_COLUMNS} FROM portal_browser_sessions b
           JOIN portal_sessions s ON s.session_id = b.session_id
          WHERE b.cookie_hash = $1
         """,
         key,
     )
-    return EndedSession(portal=_portal(ended)) if ended is not None else None
+    if row is None:
+        return None
+    if not session_is_live(expires_at=row["expires_at"], now=moment):
+        return EndedSession(portal=_portal(row))
+    expires_at: datetime = row["expires_at"]
+    if needs_touch(last_seen_at=row["last_seen_at"], now=moment, interval=touch_interval):
+        # Still conditional on the session being live: a sign-out or an expiry that happened
+        # since the read wins, and the request is refused like any later one.
+        touched = await pool.fetchval(
+            """
+            UPDATE portal_browser_sessions
+               SET last_seen_at = GREATEST(last_seen_at, $2),
+                   expires_at = GREATEST(expires_at, $3)
+             WHERE cookie_hash = $1 AND expires_at > $2
+            RETURNING expires_at
+            """,
+            key,
+            moment,
+            idle_deadline(moment, idle_ttl),
+        )
+        if touched is None:
+            return EndedSession(portal=_portal(row))
+        expires_at = touched
+    return _browser(row, expires_at)
 
 
 async def choose_locale(pool: asyncpg.Pool, session: BrowserSession, locale: str) -> None:

@@ -50,17 +50,24 @@ class InMemoryPortalData:
         merchant = self.merchants.get(merchant_id)
         if customer is None or merchant is None:
             return None
+        subscriptions = [
+            s
+            for (m, _), s in self.subscriptions.items()
+            if m == merchant_id and s.customer_id == customer_id
+        ]
+        invoices = list(self.invoices.get((merchant_id, customer_id), []))
+        cards = list(self.cards.get((merchant_id, customer_id), []))
+        test_clock = self.test_clocks.get(merchant_id)
         return PortalOverview(
             merchant=merchant,
             customer=customer,
-            subscriptions=[
-                s
-                for (m, _), s in self.subscriptions.items()
-                if m == merchant_id and s.customer_id == customer_id
-            ],
-            invoices=list(self.invoices.get((merchant_id, customer_id), [])),
-            payment_methods=list(self.cards.get((merchant_id, customer_id), [])),
-            test_clock=self.test_clocks.get(merchant_id),
+            subscriptions=subscriptions,
+            invoices=invoices,
+            payment_methods=cards,
+            test_clock=test_clock,
+            # Every field of every view is in its repr: the same text, the same overview (as
+            # the PostgreSQL adapter's revision), so the pages' tests run with the page cache.
+            revision=repr((merchant, customer, subscriptions, invoices, cards, test_clock)),
         )
 
     async def subscription(

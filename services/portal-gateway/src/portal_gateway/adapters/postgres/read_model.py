@@ -7,10 +7,14 @@ exactly like an id that does not exist.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
 
 import asyncpg
+import orjson
 
-from portal_gateway.adapters.postgres.records import subscription_from_row
+from portal_gateway.adapters.postgres.records import SUBSCRIPTION_COLUMNS, subscription_from_row
 from portal_gateway.application.ports import (
     CardView,
     CommandOutcome,
@@ -27,10 +31,11 @@ from portal_gateway.application.views import (
     SubscriptionDetail,
     TestClockView,
 )
+from portal_gateway.caching import LruCache
 from portal_gateway.domain.subscriptions import CardOnFile, SubscriptionRecord
 
 
-def merchant_from_row(row: asyncpg.Record) -> Merchant:
+def merchant_from_row(row: Mapping[str, Any]) -> Merchant:
     return Merchant(
         merchant_id=row["merchant_id"],
         slug=row["slug"],
@@ -79,7 +84,7 @@ def subscription_view(record: SubscriptionRecord) -> SubscriptionView:
     )
 
 
-def _customer_view(row: asyncpg.Record) -> CustomerView:
+def _customer_view(row: Mapping[str, Any]) -> CustomerView:
     return CustomerView(
         customer_id=row["customer_id"],
         merchant_id=row["merchant_id"],
@@ -90,7 +95,7 @@ def _customer_view(row: asyncpg.Record) -> CustomerView:
     )
 
 
-def _invoice_view(row: asyncpg.Record) -> InvoiceView:
+def _invoice_view(row: Mapping[str, Any]) -> InvoiceView:
     return InvoiceView(
         invoice_id=row["invoice_id"],
         number=row["number"],
@@ -126,7 +131,7 @@ def _invoice_detail(row: asyncpg.Record) -> InvoiceDetail:
     )
 
 
-def _card_row(row: asyncpg.Record) -> CardView:
+def _card_row(row: Mapping[str, Any]) -> CardView:
     return CardView(
         payment_method_id=row["payment_method_id"],
         brand=row["brand"],
@@ -136,56 +141,132 @@ def _card_row(row: asyncpg.Record) -> CardView:
     )
 
 
+def _json_row(columns: tuple[str, ...]) -> str:
+    # An array rather than an object: the names are not repeated in every row, which halves
+    # the text and PostgreSQL's work; ``_fields`` names the values again.
+    return f"json_build_array({', '.join(columns)})"
+
+
+def _fields(columns: tuple[str, ...], values: list[Any]) -> dict[str, Any]:
+    return dict(zip(columns, values, strict=True))
+
+
+_MERCHANT_FIELDS: Final = (
+    "merchant_id",
+    "slug",
+    "name",
+    "logo_url",
+    "brand_color",
+    "support_email",
+    "cancel_mode",
+)
+_CUSTOMER_FIELDS: Final = ("customer_id", "merchant_id", "email", "name", "phone", "locale")
+_INVOICE_FIELDS: Final = (
+    "invoice_id",
+    "number",
+    "issued_at",
+    "amount_due",
+    "currency",
+    "status",
+    "plan_name",
+    "subscription_id",
+)
+_CARD_FIELDS: Final = ("payment_method_id", "brand", "last4", "exp_month", "exp_year")
+_SUBSCRIPTION_TIMES: Final = (
+    "scheduled_plan_at",
+    "current_period_start",
+    "current_period_end",
+    "next_renewal_at",
+    "cancel_at",
+    "canceled_at",
+    "created_at",
+    "updated_at",
+)
+
+# Everything the portal's overview shows, in one statement and one round trip, as one JSON
+# text: [merchant, customer, [subscription...], [invoice...], [card...], test clock]. The
+# text is also the overview's revision: the same text, the same overview.
+OVERVIEW_SQL: Final = f"""
+SELECT json_build_array(
+    (SELECT {_json_row(_MERCHANT_FIELDS)} FROM merchants WHERE merchant_id = $1),
+    (SELECT {_json_row(_CUSTOMER_FIELDS)} FROM customers
+      WHERE merchant_id = $1 AND customer_id = $2),
+    (SELECT coalesce(json_agg({_json_row(SUBSCRIPTION_COLUMNS)}
+                              ORDER BY created_at DESC, subscription_id), '[]')
+       FROM subscriptions WHERE merchant_id = $1 AND customer_id = $2),
+    (SELECT coalesce(json_agg({_json_row(_INVOICE_FIELDS)}
+                              ORDER BY issued_at DESC, number DESC), '[]')
+       FROM invoices WHERE merchant_id = $1 AND customer_id = $2),
+    (SELECT coalesce(json_agg({_json_row(_CARD_FIELDS)}
+                              ORDER BY attached_at DESC, payment_method_id), '[]')
+       FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2),
+    (SELECT frozen_time FROM test_clocks WHERE merchant_id = $1)
+)::text
+"""
+
+# Parsed overviews by their text; a portal page view of unchanged data parses nothing.
+OVERVIEW_MEMO_ENTRIES: Final = 256
+OVERVIEW_MEMO_CHARS: Final = 16 * 1024 * 1024
+
+
+def _time(value: str | None) -> datetime | None:
+    """A timestamptz as PostgreSQL writes it in JSON, in UTC as asyncpg would return it."""
+    return datetime.fromisoformat(value).astimezone(UTC) if value is not None else None
+
+
+def _subscription_from_json(values: list[Any]) -> SubscriptionView:
+    row = _fields(SUBSCRIPTION_COLUMNS, values)
+    for name in _SUBSCRIPTION_TIMES:
+        row[name] = _time(row[name])
+    return subscription_view(subscription_from_row(row))
+
+
+def _invoice_from_json(values: list[Any]) -> InvoiceView:
+    row = _fields(_INVOICE_FIELDS, values)
+    row["issued_at"] = _time(row["issued_at"])
+    return _invoice_view(row)
+
+
+def overview_from_json(text: str) -> PortalOverview | None:
+    """The overview ``OVERVIEW_SQL`` wrote; None if the merchant or the customer is unknown."""
+    merchant, customer, subscriptions, invoices, cards, test_clock = orjson.loads(text)
+    if merchant is None or customer is None:
+        return None
+    return PortalOverview(
+        merchant=merchant_from_row(_fields(_MERCHANT_FIELDS, merchant)),
+        customer=_customer_view(_fields(_CUSTOMER_FIELDS, customer)),
+        subscriptions=[_subscription_from_json(s) for s in subscriptions],
+        invoices=[_invoice_from_json(i) for i in invoices],
+        payment_methods=[_card_row(_fields(_CARD_FIELDS, c)) for c in cards],
+        test_clock=_time(test_clock),
+        revision=text,
+    )
+
+
 class PostgresReadModel:
     """Implements :class:`portal_gateway.application.ports.PortalQueries` and the reads of
     :class:`portal_gateway.application.merchant_api.ReadModel`."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._overviews: LruCache[str, PortalOverview] = LruCache(
+            OVERVIEW_MEMO_ENTRIES,
+            max_weight=OVERVIEW_MEMO_CHARS,
+            weigh=lambda text, _: len(text),
+        )
 
     # --- the portal ---------------------------------------------------------------------
 
     async def overview(self, merchant_id: str, customer_id: str) -> PortalOverview | None:
-        async with self._pool.acquire() as conn:
-            merchant_row = await conn.fetchrow(
-                "SELECT * FROM merchants WHERE merchant_id = $1", merchant_id
-            )
-            customer_row = await conn.fetchrow(
-                "SELECT * FROM customers WHERE merchant_id = $1 AND customer_id = $2",
-                merchant_id,
-                customer_id,
-            )
-            if merchant_row is None or customer_row is None:
+        """Always read: the memo is keyed by the data read, so it never answers stale."""
+        text: str = await self._pool.fetchval(OVERVIEW_SQL, merchant_id, customer_id)
+        overview = self._overviews.get(text)
+        if overview is None:
+            overview = overview_from_json(text)
+            if overview is None:
                 return None
-            subscription_rows = await conn.fetch(
-                "SELECT * FROM subscriptions WHERE merchant_id = $1 AND customer_id = $2 "
-                "ORDER BY created_at DESC, subscription_id",
-                merchant_id,
-                customer_id,
-            )
-            invoice_rows = await conn.fetch(
-                "SELECT * FROM invoices WHERE merchant_id = $1 AND customer_id = $2 "
-                "ORDER BY issued_at DESC, number DESC",
-                merchant_id,
-                customer_id,
-            )
-            card_rows = await conn.fetch(
-                "SELECT * FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2 "
-                "ORDER BY attached_at DESC, payment_method_id",
-                merchant_id,
-                customer_id,
-            )
-            test_clock = await conn.fetchval(
-                "SELECT frozen_time FROM test_clocks WHERE merchant_id = $1", merchant_id
-            )
-        return PortalOverview(
-            merchant=merchant_from_row(merchant_row),
-            customer=_customer_view(customer_row),
-            subscriptions=[subscription_view(subscription_from_row(r)) for r in subscription_rows],
-            invoices=[_invoice_view(r) for r in invoice_rows],
-            payment_methods=[_card_row(r) for r in card_rows],
-            test_clock=test_clock,
-        )
+            self._overviews.put(text, overview)
+        return overview
 
     async def subscription(
         self, merchant_id: str, customer_id: str, subscription_id: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -116,7 +117,8 @@ def subscription_values(record: SubscriptionRecord) -> list[Any]:
     ]
 
 
-def subscription_from_row(row: asyncpg.Record) -> SubscriptionRecord:
+def subscription_from_row(row: Mapping[str, Any]) -> SubscriptionRecord:
+    """From a row, or from the same columns as a mapping (the overview's JSON)."""
     scheduled = row["scheduled_plan"]
     discount = row["discount"]
     return SubscriptionRecord(
