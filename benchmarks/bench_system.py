@@ -2,7 +2,8 @@
 
 `billing-dev` runs as a subprocess with every port chosen free and a database of its own (so
 this can run next to a developer's `make dev`), and the load comes from this process over
-loopback with httpx, in bounded loops that stop by themselves:
+loopback, in bounded loops that stop by themselves (set-up with httpx, the measured requests
+with `benchmarks.rawhttp`, which costs the 2 cores far less):
 
 5. end to end cancel: ``POST /v1/subscriptions/{id}/cancel`` until the gateway's projection
    shows it (the gateway answers only then: read-your-writes), at 1, 50 and 200 commands/s,
@@ -33,6 +34,7 @@ from typing import Any, TypeVar
 import httpx
 
 from benchmarks.harness import Figure, Report, median, percentile, quick, runs
+from benchmarks.rawhttp import KEEPALIVE_EXPIRY, Connection, ConnectionPool, RawHttpError
 from billing_tools.dev import READY_MARKER, SERVICES
 from devstack.network import free_port
 from devstack.postgres import create_database, drop_database
@@ -145,6 +147,7 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
 class Merchant:
     merchant_id: str
     http: httpx.AsyncClient  # authenticated with the merchant's API key
+    load: ConnectionPool  # the same, for the open loop: cheap enough not to be the bottleneck
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = await self.http.post(path, json=body)
@@ -161,12 +164,8 @@ class Merchant:
         return answer
 
 
-# Enough connections that the client never queues a request the open loop has sent: a
-# saturated system must show its own queueing, not the load generator's.
-CONNECTIONS = 512
-# Below uvicorn's keep-alive timeout (5 s): reusing a connection the server is closing at
-# that instant fails the request (ReadError), which would be the client's fault.
-KEEPALIVE_EXPIRY = 2.0
+# Enough for the set-up's concurrency (the measured load has its own unbounded pool).
+CONNECTIONS = 64
 
 
 def http_client(base_url: str, token: str | None = None, connections: int = CONNECTIONS) -> Any:
@@ -192,8 +191,12 @@ async def new_merchant(system: System, name: str) -> AsyncIterator[Merchant]:
     if response.status_code != 201:
         raise SystemUnavailable(f"POST /admin/merchants -> {response.status_code}: {response.text}")
     created = response.json()
-    async with http_client(system.gateway_url, created["api_key"]) as http:
-        yield Merchant(created["id"], http)
+    load = ConnectionPool(system.gateway_url, {"Authorization": f"Bearer {created['api_key']}"})
+    try:
+        async with http_client(system.gateway_url, created["api_key"]) as http:
+            yield Merchant(created["id"], http, load)
+    finally:
+        await load.close()
 
 
 async def new_plan(merchant: Merchant) -> str:
@@ -281,29 +284,29 @@ async def cancel_until_shown(
     merchant: Merchant, subscription: str, due: float, result: RunResult
 ) -> None:
     """Cancel now; done when the gateway shows it canceled. Latency from ``due``."""
+    path = f"/v1/subscriptions/{subscription}"
     try:
-        response = await merchant.http.post(
-            f"/v1/subscriptions/{subscription}/cancel",
-            json={"at_period_end": False, "reason": "too_expensive"},
+        response = await merchant.load.request(
+            "POST", f"{path}/cancel", {"at_period_end": False, "reason": "too_expensive"}
         )
-        if response.status_code == 200 and response.json().get("status") == "canceled":
+        if response.status == 200 and response.json().get("status") == "canceled":
             result.latencies_ms.append((time.perf_counter() - due) * 1000)
             return
-        if response.status_code != 202:
-            result.failures.append(f"{response.status_code}: {response.text[:200]}")
+        if response.status != 202:
+            result.failures.append(f"{response.status}: {response.text[:200]}")
             return
         # Accepted but not seen within the gateway's wait: keep looking, the clock runs on.
         result.late += 1
         deadline = time.perf_counter() + REQUEST_TIMEOUT
         while time.perf_counter() < deadline:
-            shown = await merchant.http.get(f"/v1/subscriptions/{subscription}")
-            if shown.status_code == 200 and shown.json().get("status") == "canceled":
+            shown = await merchant.load.request("GET", path)
+            if shown.status == 200 and shown.json().get("status") == "canceled":
                 result.latencies_ms.append((time.perf_counter() - due) * 1000)
                 return
             await asyncio.sleep(0.05)
         result.failures.append("never shown canceled")
-    except httpx.HTTPError as exc:
-        result.failures.append(f"{type(exc).__name__}: {exc}")
+    except RawHttpError as exc:
+        result.failures.append(str(exc))
 
 
 async def open_loop(rate: float, subscriptions: list[str], merchant: Merchant) -> RunResult:
@@ -350,6 +353,51 @@ def resident_mib(pid: int, tree: dict[int, list[int]]) -> float:
     return total_kib / 1024
 
 
+def cpu_seconds(pid: int, tree: dict[int, list[int]]) -> float:
+    """CPU time (user + system) of ``pid`` and every process below it, in seconds."""
+    ticks, todo = 0, [pid]
+    while todo:
+        member = todo.pop()
+        todo.extend(tree.get(member, []))
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{member}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+QUIET_WITHIN = 300.0
+
+
+def service_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    tree = _process_tree()
+    return {name: cpu_seconds(pid, tree) for name, pid in pids.items()}
+
+
+async def cores_in_use(pids: dict[str, int], over: float = 1.0) -> dict[str, float]:
+    """CPU each service (with its children) uses over the next ``over`` seconds, in cores."""
+    before = service_cpu_seconds(pids)
+    await asyncio.sleep(over)
+    after = service_cpu_seconds(pids)
+    return {name: (after[name] - before[name]) / over for name in pids}
+
+
+async def until_quiet(pids: dict[str, int], idle: dict[str, float]) -> float:
+    """Wait until the services are back near their ``idle`` use (their consumers' polling):
+    seeding queues minutes of background work (mail, invoices), and a figure measured
+    during it would be measuring the seeding. Returns the seconds waited."""
+    started = time.monotonic()
+    quiet = sum(idle.values()) * 1.5 + 0.05
+    while (in_use := sum((await cores_in_use(pids)).values())) > quiet:
+        if time.monotonic() - started > QUIET_WITHIN:
+            raise SystemUnavailable(
+                f"services still busy after {QUIET_WITHIN:.0f}s: {in_use:.2f} cores in use, "
+                f"{sum(idle.values()):.2f} when idle"
+            )
+    return time.monotonic() - started
+
+
 class MemorySampler:
     """Resident size of each service, sampled in the background while ``running``."""
 
@@ -389,7 +437,7 @@ def rates_and_durations() -> dict[int, float]:
     return {1: 10.0, 50: 4.0, 200: 3.0}
 
 
-async def figures_cancel_and_memory(system: System, report: Report) -> None:
+async def figures_cancel_and_memory(system: System, report: Report, idle: dict[str, float]) -> None:
     plan_of_runs = rates_and_durations()
     warm_up = {50: 0.5}
     needed = sum(int(r * d) for r, d in warm_up.items()) + runs() * sum(
@@ -407,6 +455,8 @@ async def figures_cancel_and_memory(system: System, report: Report) -> None:
         )
         seeding = needed / (time.perf_counter() - started)
         print(f"seeded {needed} active subscriptions at {seeding:.1f}/s", flush=True)
+        waited = await until_quiet(system.service_pids, idle)
+        print(f"services back to idle after {waited:.0f}s", flush=True)
 
         memory_idle = await idle_memory(system)
         pool = iter(subscriptions)
@@ -417,13 +467,26 @@ async def figures_cancel_and_memory(system: System, report: Report) -> None:
         for rate, seconds in warm_up.items():
             await open_loop(rate, take(int(rate * seconds)), merchant)
         under_load = MemorySampler(system.service_pids)
+        top_rate = max(plan_of_runs)
+        cpu_per_cancel: dict[str, list[float]] = {name: [] for name in system.service_pids}
         for rate, seconds in plan_of_runs.items():
             p50s, p99s, late, failures = [], [], 0, []
             for _ in range(runs()):
-                async with (
-                    under_load.running() if rate == max(plan_of_runs) else contextlib.nullcontext()
-                ):
-                    result = await open_loop(rate, take(int(rate * seconds)), merchant)
+                await until_quiet(system.service_pids, idle)  # each run from a quiet system
+                cancels = take(int(rate * seconds))
+                cpu_before, started = service_cpu_seconds(system.service_pids), time.monotonic()
+                async with under_load.running() if rate == top_rate else contextlib.nullcontext():
+                    result = await open_loop(rate, cancels, merchant)
+                if rate == top_rate:
+                    # Until the work the cancels caused (mail, projections) is done too.
+                    await until_quiet(system.service_pids, idle)
+                    cpu_after, elapsed = (
+                        service_cpu_seconds(system.service_pids),
+                        (time.monotonic() - started),
+                    )
+                    for name, spent in cpu_after.items():
+                        busy = spent - cpu_before[name] - idle[name] * elapsed
+                        cpu_per_cancel[name].append(busy / len(cancels) * 1000)
                 p50s.append(percentile(result.latencies_ms, 50))
                 p99s.append(percentile(result.latencies_ms, 99))
                 late += result.late
@@ -444,6 +507,15 @@ async def figures_cancel_and_memory(system: System, report: Report) -> None:
                 )
             )
         for name in system.service_pids:
+            report.add(
+                Figure(
+                    f"cpu_per_cancel_{name}",
+                    median(cpu_per_cancel[name]),
+                    "ms",
+                    samples=cpu_per_cancel[name],
+                    note=f"at {top_rate}/s, until back to idle, less the idle polling",
+                )
+            )
             report.add(
                 Figure(f"rss_idle_{name}", memory_idle[name], "MiB", note="after seeding, quiet")
             )
@@ -512,74 +584,14 @@ async def open_portal(system: System, merchant: Merchant, customer: str) -> http
         return browser.cookies
 
 
-class KeepAliveBrowser:
-    """One browser session on one keep-alive HTTP/1.1 connection, spoken directly over asyncio
-    streams: a real request over loopback, the whole response read (``Content-Length`` or
-    chunked), its status returned. httpx spent about 0.85 ms of CPU per request here, a third
-    of what the gateway spent, on the same 2 cores; this costs a fraction of that, so the
-    figure is the gateway's and not the load generator's."""
-
-    def __init__(self, base_url: str, cookies: httpx.Cookies) -> None:
-        url = httpx.URL(base_url)
-        self.host, self.port = url.host, url.port or 80
-        cookie = "; ".join(f"{c.name}={c.value}" for c in cookies.jar)
-        self._head = f"Host: {self.host}:{self.port}\r\nCookie: {cookie}\r\n\r\n".encode()
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def get(self, path: str) -> tuple[int, bytes]:
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        reader, writer = self._reader, self._writer
-        assert reader is not None
-        try:
-            writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self._head)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status_line, *header_lines = head[:-4].decode("latin-1").split("\r\n")
-            status = int(status_line.split(" ", 2)[1])
-            headers = {}
-            for line in header_lines:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip().lower()
-            if "content-length" in headers:
-                body = await reader.readexactly(int(headers["content-length"]))
-            elif headers.get("transfer-encoding") == "chunked":
-                body = await _read_chunked(reader)
-            else:
-                raise ValueError(f"response without a length: {headers}")
-            if headers.get("connection") == "close":
-                await self.close()
-            return status, body
-        except BaseException:
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks = []
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-        if size == 0:
-            await _trailers(reader)
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
-
-
-async def _trailers(reader: asyncio.StreamReader) -> None:
-    while await reader.readuntil(b"\r\n") != b"\r\n":
-        pass
+def portal_browser(base_url: str, cookies: httpx.Cookies) -> Connection:
+    """One browser session on one keep-alive connection."""
+    cookie = "; ".join(f"{c.name}={c.value}" for c in cookies.jar)
+    return Connection(base_url, {"Cookie": cookie})
 
 
 async def closed_loop(
-    browsers: list[KeepAliveBrowser], path: str, seconds: float
+    browsers: list[Connection], path: str, seconds: float
 ) -> tuple[float, list[float], list[str]]:
     """Each browser requests ``path`` back to back for ``seconds``; (requests/s, latencies
     in ms, failures). A request counts once its whole response is read with status 200 and
@@ -588,21 +600,16 @@ async def closed_loop(
     failures: list[str] = []
     stop_at = time.perf_counter() + seconds
 
-    async def browse(browser: KeepAliveBrowser) -> None:
+    async def browse(browser: Connection) -> None:
         while time.perf_counter() < stop_at:
             sent = time.perf_counter()
             try:
-                status, body = await browser.get(path)
-            except (
-                OSError,
-                ValueError,
-                asyncio.IncompleteReadError,
-                asyncio.LimitOverrunError,
-            ) as exc:
-                failures.append(f"{type(exc).__name__}: {exc}")
+                response = await browser.request("GET", path)
+            except RawHttpError as exc:
+                failures.append(str(exc))
                 continue
-            if status != 200 or not body.rstrip().endswith(b"</html>"):
-                failures.append(f"{status}: {body[:200]!r}")
+            if response.status != 200 or not response.body.rstrip().endswith(b"</html>"):
+                failures.append(f"{response.status}: {response.body[:200]!r}")
                 continue
             latencies.append((time.perf_counter() - sent) * 1000)
 
@@ -613,7 +620,7 @@ async def closed_loop(
     return len(latencies) / (time.perf_counter() - started), latencies, failures
 
 
-async def figure_portal(system: System, report: Report) -> None:
+async def figure_portal(system: System, report: Report, idle: dict[str, float]) -> None:
     # Several browser sessions of the same customer, one keep-alive connection each (one
     # browser sharing a session cookie over 8 connections would be a test of row locks).
     concurrency = 8
@@ -636,7 +643,8 @@ async def figure_portal(system: System, report: Report) -> None:
     if page.status_code != 200:
         raise SystemUnavailable(f"portal overview -> {page.status_code}: {page.text[:300]}")
     shown = sum(1 for number in numbers if number in page.text)
-    browsers = [KeepAliveBrowser(system.gateway_url, cookies) for cookies in sessions]
+    browsers = [portal_browser(system.gateway_url, cookies) for cookies in sessions]
+    await until_quiet(system.service_pids, idle)  # the 24 months' invoices and their mail
     try:
         await closed_loop(browsers, "/portal/", 1.0)  # warm-up
         rates, p99s, failures = [], [], []
@@ -661,8 +669,10 @@ async def figure_portal(system: System, report: Report) -> None:
 async def run_all(postgres_url: str, report: Report, workdir: Path) -> None:
     async with running_system(postgres_url, workdir) as system:
         try:
-            await figures_cancel_and_memory(system, report)
-            await figure_portal(system, report)
+            idle = await cores_in_use(system.service_pids, over=3.0)
+            # The page first: not measured while PostgreSQL vacuums after thousands of cancels.
+            await figure_portal(system, report, idle)
+            await figures_cancel_and_memory(system, report, idle)
         except Exception:
             print(f"billing-dev log (last lines):\n{system.log_tail()}", flush=True)
             raise

@@ -78,7 +78,8 @@ class OutboxCommandGateway:
         command_id = envelope.event_id
         # Watch before sending: the outcome may be projected before we start waiting.
         with self._signals.watch([command_key(command_id)]) as woken:
-            async with self._pool.acquire() as conn, conn.transaction():
+            # One INSERT commits atomically on its own: no BEGIN/COMMIT round trips.
+            async with self._pool.acquire() as conn:
                 await enqueue_envelope(conn, envelope, topic=command_topic(command))
             log.info(
                 "command sent",
