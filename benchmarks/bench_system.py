@@ -11,7 +11,8 @@ with `benchmarks.rawhttp`, which costs the 2 cores far less):
    hide its queueing by slowing the load down);
 6. the portal overview page of a customer with 24 invoices: requests/s of the one gateway
    process, and p99, from a fixed number of concurrent keep-alive clients;
-7. resident memory of each service, idle and under the load of figure 5 (200/s).
+7. resident memory of each service, idle and under the load of figure 5 (200/s), and the
+   CPU each service spends per cancel at that rate (`benchmarks.processes`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any, TypeVar
 import httpx
 
 from benchmarks.harness import Figure, Report, median, percentile, quick, runs
+from benchmarks.processes import MemorySampler, cores_in_use, service_cpu_seconds, until_quiet
 from benchmarks.rawhttp import KEEPALIVE_EXPIRY, Connection, ConnectionPool, RawHttpError
 from billing_tools.dev import READY_MARKER, SERVICES
 from devstack.network import free_port
@@ -324,109 +326,6 @@ async def open_loop(rate: float, subscriptions: list[str], merchant: Merchant) -
     return result
 
 
-# --- figure 7: memory ---------------------------------------------------------------------
-
-
-def _process_tree() -> dict[int, list[int]]:
-    """Children of every live process, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            stat = (entry / "stat").read_text()
-            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
-    return children
-
-
-def resident_mib(pid: int, tree: dict[int, list[int]]) -> float:
-    """Resident size of ``pid`` and every process below it, in MiB."""
-    total_kib, todo = 0, [pid]
-    while todo:
-        member = todo.pop()
-        todo.extend(tree.get(member, []))
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kib += int(line.split()[1])
-    return total_kib / 1024
-
-
-def cpu_seconds(pid: int, tree: dict[int, list[int]]) -> float:
-    """CPU time (user + system) of ``pid`` and every process below it, in seconds."""
-    ticks, todo = 0, [pid]
-    while todo:
-        member = todo.pop()
-        todo.extend(tree.get(member, []))
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            stat = Path(f"/proc/{member}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / CLOCK_TICKS
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-QUIET_WITHIN = 300.0
-
-
-def service_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    tree = _process_tree()
-    return {name: cpu_seconds(pid, tree) for name, pid in pids.items()}
-
-
-async def cores_in_use(pids: dict[str, int], over: float = 1.0) -> dict[str, float]:
-    """CPU each service (with its children) uses over the next ``over`` seconds, in cores."""
-    before = service_cpu_seconds(pids)
-    await asyncio.sleep(over)
-    after = service_cpu_seconds(pids)
-    return {name: (after[name] - before[name]) / over for name in pids}
-
-
-async def until_quiet(pids: dict[str, int], idle: dict[str, float]) -> float:
-    """Wait until the services are back near their ``idle`` use (their consumers' polling):
-    seeding queues minutes of background work (mail, invoices), and a figure measured
-    during it would be measuring the seeding. Returns the seconds waited."""
-    started = time.monotonic()
-    quiet = sum(idle.values()) * 1.5 + 0.05
-    while (in_use := sum((await cores_in_use(pids)).values())) > quiet:
-        if time.monotonic() - started > QUIET_WITHIN:
-            raise SystemUnavailable(
-                f"services still busy after {QUIET_WITHIN:.0f}s: {in_use:.2f} cores in use, "
-                f"{sum(idle.values()):.2f} when idle"
-            )
-    return time.monotonic() - started
-
-
-class MemorySampler:
-    """Resident size of each service, sampled in the background while ``running``."""
-
-    def __init__(self, pids: dict[str, int], every: float = 0.25) -> None:
-        self.pids = pids
-        self.every = every
-        self.samples: dict[str, list[float]] = {name: [] for name in pids}
-
-    def sample(self) -> None:
-        tree = _process_tree()
-        for name, pid in self.pids.items():
-            self.samples[name].append(resident_mib(pid, tree))
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                self.sample()
-                await asyncio.sleep(self.every)
-
-        task = asyncio.create_task(loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 # --- the figures ----------------------------------------------------------------------------
 
 
@@ -480,11 +379,8 @@ async def figures_cancel_and_memory(system: System, report: Report, idle: dict[s
                 if rate == top_rate:
                     # Until the work the cancels caused (mail, projections) is done too.
                     await until_quiet(system.service_pids, idle)
-                    cpu_after, elapsed = (
-                        service_cpu_seconds(system.service_pids),
-                        (time.monotonic() - started),
-                    )
-                    for name, spent in cpu_after.items():
+                    elapsed = time.monotonic() - started
+                    for name, spent in service_cpu_seconds(system.service_pids).items():
                         busy = spent - cpu_before[name] - idle[name] * elapsed
                         cpu_per_cancel[name].append(busy / len(cancels) * 1000)
                 p50s.append(percentile(result.latencies_ms, 50))

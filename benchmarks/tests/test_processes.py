@@ -1,0 +1,99 @@
+"""Figure 7 and the quiet-wait read /proc for a process and all its children: checked against
+real child processes that hold memory and burn CPU."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from benchmarks import processes
+from benchmarks.processes import (
+    StillBusy,
+    cores_in_use,
+    cpu_seconds,
+    process_tree,
+    resident_mib,
+    until_quiet,
+)
+
+HOLD_64_MIB_AND_SPIN = (
+    "import sys, time\n"
+    "block = bytearray(64 * 2**20)\n"
+    "for i in range(0, len(block), 4096): block[i] = 1\n"
+    "print('ready', flush=True)\n"
+    "end = time.monotonic() + float(sys.argv[1])\n"
+    "while time.monotonic() < end: pass\n"
+    "time.sleep(60)\n"
+)
+
+
+SPIN_THEN_SLEEP = (
+    "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass\n"
+    "time.sleep(60)"
+)
+
+
+@pytest.fixture
+async def child() -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLD_64_MIB_AND_SPIN, "0.6", stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert await process.stdout.readline() == b"ready\n"
+    yield process
+    process.kill()
+    await process.wait()
+
+
+async def test_memory_and_cpu_count_the_children(child: asyncio.subprocess.Process) -> None:
+    me = os.getpid()
+    assert child.pid in process_tree()[me]
+    cpu_before = cpu_seconds(me, process_tree())
+    await asyncio.sleep(1.0)  # the child spins for 0.6 s of it
+    tree = process_tree()
+    assert resident_mib(child.pid, tree) >= 64
+    assert resident_mib(me, tree) >= resident_mib(me, {}) + 64  # {}: without the children
+    # At least part of the spin, even on a machine busy with something else.
+    assert cpu_seconds(me, tree) - cpu_before >= 0.1
+
+
+async def test_cores_in_use_is_per_service() -> None:
+    spinner = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SPIN_THEN_SLEEP.format(seconds=3)
+    )
+    quiet = await asyncio.create_subprocess_exec(sys.executable, "-c", "import time; time.sleep(3)")
+    try:
+        await asyncio.sleep(0.3)  # past the interpreters' start-up
+        use = await cores_in_use({"busy": spinner.pid, "idle": quiet.pid}, over=1.0)
+    finally:
+        for process in (spinner, quiet):
+            process.kill()
+            await process.wait()
+    assert use["busy"] > 0.1  # a whole core when the machine is free
+    assert use["idle"] < 0.05
+
+
+async def test_until_quiet_waits_for_the_work_to_end_and_gives_up_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spinner = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SPIN_THEN_SLEEP.format(seconds=2.5)
+    )
+    pids = {"spinner": spinner.pid}
+    try:
+        monkeypatch.setattr(processes, "QUIET_WITHIN", 0.5)
+        with pytest.raises(StillBusy, match="still busy"):
+            await until_quiet(pids, {"spinner": 0.0})
+        monkeypatch.setattr(processes, "QUIET_WITHIN", 30.0)
+        started = time.monotonic()
+        waited = await until_quiet(pids, {"spinner": 0.0})
+    finally:
+        spinner.kill()
+        await spinner.wait()
+    assert waited >= 1.0
+    assert time.monotonic() - started < 10
