@@ -148,7 +148,7 @@ def test_a_shared_formatter_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> No
     fmt = Formatter(EN)  # made after the patch: its memos hold 8 values
     for amount in range(100):
         assert fmt.money(amount, "USD") == f"${amount / 100:.2f}"
-    assert len(fmt._money) <= 8
+    assert fmt._money.cache_info().currsize <= 8
     for offset in range(30):
         fmt.date(date(2024, 1, 1) + timedelta(days=offset))
-    assert len(fmt._dates) <= 8
+    assert fmt._dates.cache_info().currsize <= 8

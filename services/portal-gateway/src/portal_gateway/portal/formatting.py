@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from datetime import date as CalendarDate
 from decimal import Decimal
-from typing import Final, Generic, TypeVar
+from typing import Final
 
 from babel import Locale
 from babel.dates import format_date
@@ -57,38 +56,10 @@ def _utc_day(moment: datetime | CalendarDate) -> CalendarDate:
     return CalendarDate(moment.year, moment.month, moment.day)
 
 
-K = TypeVar("K", bound=Hashable)
-
-# Formatted values remembered per Formatter: a page formats the same few amounts and days over
-# and over (every monthly invoice of a plan has the same amount), and babel re-reads its
-# locale data and patterns at every call.
+# Formatted values remembered per Formatter (least recently used first out): a page formats the
+# same few amounts and days over and over (every monthly invoice of a plan has the same
+# amount), and babel re-reads its locale data and patterns at every call.
 MEMO_SIZE: Final = 4096
-
-
-class _Memo(Generic[K]):
-    """``make(key)``, remembered; forgets everything once ``size`` keys are held, so that a
-    long-lived formatter stays bounded whatever amounts and dates it is shown."""
-
-    __slots__ = ("_make", "_size", "_values")
-
-    def __init__(self, make: Callable[[K], str], size: int) -> None:
-        self._make = make
-        self._size = size
-        self._values: dict[K, str] = {}
-
-    def __call__(self, key: K) -> str:
-        try:
-            return self._values[key]
-        except KeyError:
-            pass
-        value = self._make(key)
-        if len(self._values) >= self._size:
-            self._values.clear()
-        self._values[key] = value
-        return value
-
-    def __len__(self) -> int:
-        return len(self._values)
 
 
 class Formatter:
@@ -101,9 +72,10 @@ class Formatter:
         self._babel = Locale.parse(locale.babel_id)
         # The currency pattern with the fraction digits of each ISO 4217 exponent.
         self._money_patterns: dict[int, NumberPattern] = {}
-        self._money = _Memo[tuple[int, str]](self._format_money, MEMO_SIZE)
-        self._dates = _Memo[tuple[CalendarDate, str]](self._format_date, MEMO_SIZE)
-        self._currency_names = _Memo[str](self._currency_name, MEMO_SIZE)
+        memo = functools.lru_cache(maxsize=MEMO_SIZE)
+        self._money = memo(self._format_money)
+        self._dates = memo(self._format_date)
+        self._currency_names = memo(self._currency_name)
 
     def money(self, amount: int, currency: str) -> str:
         return self._money((amount, currency.upper()))

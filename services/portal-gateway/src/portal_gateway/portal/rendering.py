@@ -72,7 +72,6 @@ class PageRenderer:
             lstrip_blocks=True,
             auto_reload=False,
         )
-        self._templates: dict[str, jinja2.Template] = {}
         # A content hash in the URL lets browsers cache the stylesheet until it changes.
         self.css_href = f"{STATIC_PATH}/portal.css?v={_stylesheet_version()}"
 
@@ -108,7 +107,5 @@ class PageRenderer:
         )
 
     def render(self, template: str, chrome: Chrome, **context: Any) -> str:
-        compiled = self._templates.get(template)
-        if compiled is None:
-            compiled = self._templates[template] = self._env.get_template(template)
-        return compiled.render(chrome=chrome, t=chrome.t, **context)
+        # Jinja keeps the compiled template (its own cache; no reload check, see above).
+        return self._env.get_template(template).render(chrome=chrome, t=chrome.t, **context)
