@@ -77,6 +77,7 @@ def install(
     group_id: str = GROUP_ID,
     poll_interval: float = 5.0,
     recheck_interval: float = 30.0,
+    delivery_batch_size: int = 32,
 ) -> Wiring:
     settings = service.settings
     wiring = Wiring(
@@ -108,7 +109,11 @@ def install(
         # One SMTP connection, kept open between mails; closed (QUIT) when delivery ends.
         sender = wiring.sender = SmtpMailSender(wiring.smtp)
         wiring.delivery = MailDelivery(
-            PostgresMailOutbox(service.pool), sender, signal, poll_interval=poll_interval
+            PostgresMailOutbox(service.pool),
+            sender,
+            signal,
+            poll_interval=poll_interval,
+            batch_size=delivery_batch_size,
         )
         await signal.start()
         try:

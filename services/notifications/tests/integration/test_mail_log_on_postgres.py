@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -195,7 +196,7 @@ async def test_a_crash_after_the_server_accepted_sends_again_with_the_same_messa
 
     dying = MailDelivery(PostgresMailOutbox(db), SendsThenDies(), no_wait)
     with pytest.raises(ProcessKilled):
-        await dying.deliver_one()
+        await dying.deliver_batch()
     # The mark-as-sent never happened: the mail is still queued (the at-least-once window),
     # leased to the dead deliverer, so nobody sends it again before the lease ends...
     [row] = await mail_rows(db)
@@ -337,3 +338,168 @@ async def test_no_transaction_is_open_while_a_mail_is_sent(
     assert await MailDelivery(PostgresMailOutbox(db), Watching(), no_wait).deliver_due() == 1
     assert open_during_send == [0]
     assert [r["status"] for r in await mail_rows(db)] == ["sent"]
+
+
+async def queue_receipts(pool: asyncpg.Pool, events: Any, count: int) -> None:
+    """``count`` receipts of one customer, queued for delivery, the first queued first."""
+    await consume_all(pool, events.merchant_registered(), events.customer_registered())
+    for number in range(1, count + 1):
+        invoice = str(number)
+        await consume_all(
+            pool, events.invoice_issued(invoice=invoice), events.invoice_paid(invoice=invoice)
+        )
+
+
+class CountingPool:
+    """The pool, counting the statements sent through it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.statements = 0
+
+    async def fetch(self, *args: Any) -> Any:
+        self.statements += 1
+        return await self._pool.fetch(*args)
+
+    async def execute(self, *args: Any) -> Any:
+        self.statements += 1
+        return await self._pool.execute(*args)
+
+
+async def no_wait(_: float) -> None:
+    return None
+
+
+async def test_due_mails_are_leased_in_one_batch_and_marked_sent_together(
+    db: asyncpg.Pool, events: Any, smtp_sink: Any
+) -> None:
+    await queue_receipts(db, events, 3)
+    counting = CountingPool(db)
+    mail_delivery = MailDelivery(
+        PostgresMailOutbox(counting),
+        SmtpMailSender(smtp(smtp_sink)),
+        no_wait,
+        batch_size=10,
+    )
+    assert await mail_delivery.deliver_due() == 3
+    assert counting.statements == 2  # one lease, one "sent" for the three
+    assert [(r["status"], r["attempts"]) for r in await mail_rows(db)] == [("sent", 1)] * 3
+    assert len(smtp_sink.to(events.email())) == 3
+
+
+async def test_a_failure_in_a_batch_is_recorded_for_its_mail_alone(
+    db: asyncpg.Pool, events: Any, smtp_sink: Any
+) -> None:
+    await queue_receipts(db, events, 3)
+    real = SmtpMailSender(smtp(smtp_sink))
+    failing_subject = (await mail_rows(db))[1]["subject"]
+
+    class FailsOne:
+        async def send(self, mail: QueuedMail) -> None:
+            if mail.mail.subject == failing_subject:
+                raise ConnectionResetError("connection reset by the mail server")
+            await real.send(mail)
+
+    before = time.time()
+    assert await MailDelivery(PostgresMailOutbox(db), FailsOne(), no_wait).deliver_due() == 3
+    first, failed, third = await mail_rows(db)
+    assert [(r["status"], r["attempts"]) for r in (first, third)] == [("sent", 1)] * 2
+    assert (failed["status"], failed["attempts"]) == ("queued", 1)
+    assert "connection reset" in failed["last_error"]
+    assert failed["next_attempt_at"].timestamp() >= before + 4  # retry_backoff=5
+    assert len(smtp_sink.to(events.email())) == 2
+
+
+async def test_two_deliverers_never_lease_the_same_mail(
+    db: asyncpg.Pool, events: Any, smtp_sink: Any
+) -> None:
+    await queue_receipts(db, events, 6)
+    one, other = PostgresMailOutbox(db), PostgresMailOutbox(db)
+    first, second = await asyncio.gather(one.claim_due(4), other.claim_due(4))
+    first_keys = {mail.key for mail in first.mails}
+    second_keys = {mail.key for mail in second.mails}
+    assert not first_keys & second_keys
+    assert len(first_keys | second_keys) == 6
+    await first.release([mail.key for mail in first.mails])
+    await second.release([mail.key for mail in second.mails])
+
+    # Whole delivery loops racing each other: every mail goes out exactly once.
+    racing = [
+        MailDelivery(PostgresMailOutbox(db), SmtpMailSender(smtp(smtp_sink)), no_wait, batch_size=2)
+        for _ in range(2)
+    ]
+    handled = await asyncio.gather(*(mail_delivery.deliver_due() for mail_delivery in racing))
+    assert sum(handled) == 6
+    received = smtp_sink.to(events.email())
+    assert len({str(message["Message-ID"]) for message in received}) == len(received) == 6
+    assert [r["status"] for r in await mail_rows(db)] == ["sent"] * 6
+
+
+async def test_stop_in_the_middle_of_a_batch_leaves_the_rest_due_at_once(
+    db: asyncpg.Pool, events: Any, smtp_sink: Any
+) -> None:
+    await queue_receipts(db, events, 3)
+    real = SmtpMailSender(smtp(smtp_sink))
+
+    class StopsAfterOne:
+        async def send(self, mail: QueuedMail) -> None:
+            await real.send(mail)
+            await stopping.stop()
+
+    stopping = MailDelivery(PostgresMailOutbox(db), StopsAfterOne(), no_wait)
+    assert await stopping.deliver_due() == 1
+    rows = await mail_rows(db)
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1)] + [("queued", 0)] * 2
+    now = await db.fetchval("SELECT now()")
+    assert all(r["next_attempt_at"] <= now for r in rows[1:])  # not waiting for the lease
+
+    assert await delivery(db, smtp(smtp_sink)).deliver_due() == 2
+    assert [r["status"] for r in await mail_rows(db)] == ["sent"] * 3
+    assert len(smtp_sink.to(events.email())) == 3
+
+
+async def test_a_batch_whose_deliverer_died_is_due_again_when_the_lease_ends(
+    db: asyncpg.Pool, events: Any, smtp_sink: Any
+) -> None:
+    await queue_receipts(db, events, 3)
+    # The deliverer leases the batch and dies before recording anything.
+    leased = await PostgresMailOutbox(db, lease=timedelta(milliseconds=500)).claim_due(10)
+    assert len(leased.mails) == 3
+    assert [(r["status"], r["attempts"]) for r in await mail_rows(db)] == [("queued", 0)] * 3
+    assert await delivery(db, smtp(smtp_sink)).deliver_due() == 0  # leased: nobody sends it
+
+    await asyncio.sleep(0.6)
+    assert await delivery(db, smtp(smtp_sink)).deliver_due() == 3
+    assert [r["status"] for r in await mail_rows(db)] == ["sent"] * 3
+
+
+async def test_releasing_a_lease_that_ended_leaves_the_new_holder_alone(
+    db: asyncpg.Pool, events: Any
+) -> None:
+    await queue_receipts(db, events, 1)
+    stale = await PostgresMailOutbox(db, lease=timedelta(milliseconds=100)).claim_due(1)
+    await asyncio.sleep(0.2)
+    current = await PostgresMailOutbox(db).claim_due(1)
+    assert [mail.key for mail in current.mails] == [mail.key for mail in stale.mails]
+    await stale.release([mail.key for mail in stale.mails])
+    [row] = await mail_rows(db)
+    assert row["next_attempt_at"] > await db.fetchval("SELECT now() + interval '5 minutes'")
+
+
+async def test_a_released_waiting_mail_wakes_the_delivery_loop_at_commit(
+    db: asyncpg.Pool, events: Any
+) -> None:
+    await consume_all(db, events.invoice_issued(), events.invoice_paid())
+    signal = QueuedMailSignal(db)
+    await signal.start()
+    try:
+        await asyncio.wait_for(signal(0.0), 1.0)  # the wake-up left by start()
+        await consume_all(db, events.merchant_registered())  # still waits for its customer
+        waiting = asyncio.create_task(signal(30.0))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await consume_all(db, events.customer_registered())
+        await asyncio.wait_for(waiting, 10.0)
+        assert [r["status"] for r in await mail_rows(db)] == ["queued"]
+    finally:
+        await signal.stop()

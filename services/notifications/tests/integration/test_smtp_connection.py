@@ -8,6 +8,8 @@ while the client still believes it open.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import threading
 import uuid
 from collections.abc import Iterator
@@ -37,6 +39,7 @@ class CountingHandler:
         self.quits = 0
         self.hang_up_on_mail = 0
         self.received: list[str] = []
+        self.envelopes: list[tuple[str, list[str], bytes]] = []
 
     def connected(self) -> None:
         with self._lock:
@@ -74,6 +77,9 @@ class CountingHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.extend(envelope.rcpt_tos)
+        self.envelopes.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        )
         return "250 Message accepted for delivery"
 
     async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
@@ -130,13 +136,13 @@ def settings(port: int, **overrides: Any) -> SmtpSettings:
     )
 
 
-def mail(to: str = "ana@example.com") -> QueuedMail:
+def mail(to: str = "ana@example.com", to_name: str = "Ana Gómez") -> QueuedMail:
     return QueuedMail(
         key=MailKey(uuid.uuid4(), MailKind.SUBSCRIPTION_CANCELED),
         merchant_id="m_1",
         mail=OutgoingMail(
             to_email=to,
-            to_name="Ana Gómez",
+            to_name=to_name,
             sender_name="Acme, Inc.",
             reply_to=None,
             subject="Tu suscripción termina el 5 de febrero",
@@ -301,3 +307,39 @@ async def test_close_is_idempotent_and_a_later_mail_reconnects(
     await sender.close()
     assert (handler.connections, handler.quits) == (2, 2)
     assert handler.received == ["first@example.com", "second@example.com"]
+
+
+async def test_the_server_gets_the_envelope_and_a_message_it_can_read(
+    server: tuple[CountingHandler, int],
+) -> None:
+    handler, port = server
+    sender = SmtpMailSender(settings(port))
+    try:
+        await sender.send(mail("ana@example.com"))
+    finally:
+        await sender.close()
+    ((mail_from, rcpt_tos, content),) = handler.envelopes
+    assert (mail_from, rcpt_tos) == ("billing@example.com", ["ana@example.com"])
+    message = email.message_from_bytes(content, policy=email.policy.default)
+    assert not message.defects
+    assert message["From"] == '"Acme, Inc." <billing@example.com>'
+    assert message["To"] == "Ana Gómez <ana@example.com>"
+    assert message["Subject"] == "Tu suscripción termina el 5 de febrero"
+    text, html = (part.get_content().replace("\r\n", "\n") for part in message.iter_parts())
+    assert (text, html) == ("Hola, Ana:\n", "<p>Hola, Ana:</p>")
+
+
+async def test_an_address_in_unicode_goes_with_smtputf8(
+    server: tuple[CountingHandler, int],
+) -> None:
+    handler, port = server
+    sender = SmtpMailSender(settings(port))
+    try:
+        await sender.send(mail("josé@ejemplo.es", to_name="José"))
+    finally:
+        await sender.close()
+    ((_, rcpt_tos, content),) = handler.envelopes
+    assert rcpt_tos == ["josé@ejemplo.es"]
+    message = email.message_from_string(content.decode(), policy=email.policy.default)
+    (to,) = message["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("José", "josé@ejemplo.es")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from babel.messages.pofile import read_po
+from babel.support import NullTranslations
 from jinja2 import Environment
 
 from billing_events.contract.events import CancellationScheduled, InvoicePaid, SubscriptionCanceled
@@ -21,7 +26,7 @@ from notifications.domain.brand import DEFAULT_BRAND_COLOR
 from notifications.domain.locale import SUPPORTED_LANGUAGES
 from notifications.domain.mail import Facts, MailRequest, compose, mail_for
 from notifications.domain.message import OutgoingMail, build_message
-from notifications.templates import DOMAIN, LOCALES_DIR
+from notifications.templates import DOMAIN, LOCALES_DIR, TEMPLATES_DIR
 
 PAID_AT = datetime(2025, 1, 5, 12, 0, tzinfo=UTC)
 CANCELED_AT = datetime(2025, 3, 2, 10, 0, tzinfo=UTC)
@@ -286,6 +291,38 @@ def test_subject_is_one_header_line_whatever_the_names(
     assert "\r" not in mail.subject
     assert "\n" not in mail.sender_name
     assert "\r" not in mail.sender_name
+
+
+def test_translated_markup_keeps_its_tags_and_escapes_its_arguments_in_html(
+    tmp_path: Path,
+) -> None:
+    sentence = "<b>%(name)s</b> & co"
+    (tmp_path / "t.html").write_text(
+        f'{{{{ _("{sentence}", name=name) }}}}|{{% trans %}}{{{{ name }}}} & co{{% endtrans %}}'
+    )
+    (tmp_path / "t.txt").write_text(f'{{{{ _("{sentence}", name=name) }}}}')
+    env = make_environment(NullTranslations(), tmp_path)
+    name = '<i>"Ana"</i>'
+    # As jinja2's own new-style gettext: the sentence is the translator's markup, the
+    # arguments are data.
+    assert env.get_template("t.html").render(name=name) == (
+        "<b>&lt;i&gt;&#34;Ana&#34;&lt;/i&gt;</b> & co|&lt;i&gt;&#34;Ana&#34;&lt;/i&gt; & co"
+    )
+    assert env.get_template("t.txt").render(name=name) == sentence % {"name": name}
+
+
+def test_templates_are_read_once_not_on_every_render(records: Any, tmp_path: Path) -> None:
+    templates = tmp_path / "mail"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    renderer = JinjaMailRenderer(templates_dir=templates)
+    first = receipt(records, renderer, "es")
+    subject_template = templates / "receipt.subject.txt"
+    subject_template.write_text("changed on disk")
+    os.utime(subject_template, (time.time() + 60, time.time() + 60))
+    assert receipt(records, renderer, "es") == first
+    assert receipt(records, JinjaMailRenderer(templates_dir=templates), "es").subject == (
+        "changed on disk"
+    )
 
 
 # --- catalogs ------------------------------------------------------------------------

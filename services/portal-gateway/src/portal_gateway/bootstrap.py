@@ -41,6 +41,7 @@ from portal_gateway.adapters.postgres.signals import ProjectionSignals
 from portal_gateway.adapters.projection_consumer import PROJECTION_TOPICS, ProjectionConsumer
 from portal_gateway.api.admin_routes import Rebuild, admin_router
 from portal_gateway.api.merchant_routes import merchant_router
+from portal_gateway.application.api_key_cache import ApiKeyCache
 from portal_gateway.application.merchant_api import MerchantApi, Timeouts
 from portal_gateway.application.merchants import Merchants
 from portal_gateway.application.test_clocks import TestClocks
@@ -173,7 +174,9 @@ class GatewayRuntime:
             "read_model": read_model,
             "signals": signals,
             "commands": commands,
-            "merchants": Merchants(PostgresMerchants(pool)),
+            "merchants": Merchants(
+                PostgresMerchants(pool), key_cache=api_key_cache(settings.api_key_cache_seconds)
+            ),
             "idempotency": PostgresIdempotencyStore(pool),
             "api": MerchantApi(
                 commands=commands,
@@ -218,6 +221,11 @@ class GatewayRuntime:
     async def _prune_idempotency_keys(self) -> int:
         """Forget idempotency keys past their lifetime."""
         return await self.idempotency.prune(self._clock() - KEY_LIFETIME)
+
+
+def api_key_cache(ttl_seconds: float) -> ApiKeyCache | None:
+    """The in-process cache of valid API keys; None (every request looks up) when 0."""
+    return ApiKeyCache(ttl_seconds) if ttl_seconds > 0 else None
 
 
 class BackgroundPool:

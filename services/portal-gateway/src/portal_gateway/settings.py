@@ -30,6 +30,17 @@ class Settings(ServiceSettings):
     # from DB_POOL_SIZE's request pool: a burst of requests must not starve the projection
     # that the requests themselves wait for.
     background_pool_size: int = Field(default=4, ge=2, le=50)
+    # Unknown keys are never remembered: a new key works at once, a revoked one keeps
+    # working in each gateway process until its entry expires.
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description=(
+            "Seconds a valid API key is remembered in-process (0 disables). Revoking a key "
+            "(api_keys.revoked_at) takes effect within this time."
+        ),
+    )
 
     @field_validator("public_base_url")
     @classmethod

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import orjson
@@ -13,8 +14,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from billing_events import topics
-from billing_events.contract.commands import CreatePlan, command_registry
-from billing_events.contract.events import CommandRejected, PlanCreated
+from billing_events.contract.commands import CancelSubscription, CreatePlan, command_registry
+from billing_events.contract.common import CardSummary, PlanSnapshot
+from billing_events.contract.events import (
+    CommandRejected,
+    PlanCreated,
+    SubscriptionActivated,
+    SubscriptionCanceled,
+    SubscriptionCreated,
+)
 from billing_events.envelope import Envelope, EventData, new_envelope
 from billing_events.outbox import OutboxRelay
 from billing_events.postgres import migrate
@@ -23,6 +31,7 @@ from portal_gateway.adapters.postgres.projector import project
 from portal_gateway.adapters.postgres.read_model import PostgresReadModel
 from portal_gateway.adapters.postgres.schema import MIGRATIONS
 from portal_gateway.adapters.postgres.signals import ProjectionSignals
+from portal_gateway.domain.outcomes import TIMEOUT_CODE
 
 pytestmark = pytest.mark.integration
 
@@ -309,3 +318,78 @@ async def test_waiters_poll_often_only_while_nothing_listens(pg_pool: asyncpg.Po
         waiting.cancel()
     finally:
         await listener.stop()
+
+
+# --- commands answered with their subscription ---------------------------------------------------
+
+T0 = datetime(2025, 4, 1, 10, tzinfo=UTC)
+
+
+async def an_active_subscription(pool: asyncpg.Pool, merchant_id: str, sub: str) -> None:
+    stream = f"subscription-{sub}"
+    card = CardSummary(
+        payment_method_id="pm_1", brand="visa", last4="4242", exp_month=12, exp_year=2030
+    )
+    plan = PlanSnapshot(plan_id="plan_1", name="Pro", amount=2999, currency="USD", interval="month")
+    for version, data in enumerate(
+        [
+            SubscriptionCreated(
+                subscription_id=sub, customer_id="cus_1", plan=plan, payment_method=card
+            ),
+            SubscriptionActivated(
+                subscription_id=sub,
+                invoice_id="in_1",
+                current_period_start=T0,
+                current_period_end=T0 + timedelta(days=30),
+            ),
+        ],
+        start=1,
+    ):
+        envelope = new_envelope(
+            data,
+            stream_id=stream,
+            stream_version=version,
+            merchant_id=merchant_id,
+            correlation_id=uuid.uuid4(),
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            await project(envelope, conn)
+
+
+def cancel_now(sub: str) -> CancelSubscription:
+    return CancelSubscription(subscription_id=sub, at_period_end=False, reason=None, comment=None)
+
+
+async def test_a_subscription_command_is_answered_with_the_subscription_it_left(
+    pg_pool: asyncpg.Pool, gateway: OutboxCommandGateway
+) -> None:
+    await an_active_subscription(pg_pool, "mer_1", "sub_a")
+    send = asyncio.create_task(
+        gateway.send_to_subscription(
+            cancel_now("sub_a"), subscription_id="sub_a", merchant_id="mer_1", timeout=20
+        )
+    )
+    (command,) = await wait_for_command(pg_pool)
+    assert (command.stream_id, command.merchant_id) == ("subscription-sub_a", "mer_1")
+    canceled = SubscriptionCanceled(subscription_id="sub_a", customer_id="cus_1", canceled_at=T0)
+    await answer(pg_pool, command, canceled, version=3)
+    outcome, detail = await asyncio.wait_for(send, 10)
+    assert outcome.accepted
+    assert outcome.command_id == command.event_id
+    assert detail is not None
+    assert (detail.view.subscription_id, detail.view.status) == ("sub_a", "canceled")
+
+
+async def test_a_subscription_command_not_answered_in_time_shows_the_subscription_meanwhile(
+    pg_pool: asyncpg.Pool, gateway: OutboxCommandGateway
+) -> None:
+    await an_active_subscription(pg_pool, "mer_1", "sub_b")
+    outcome, detail = await gateway.send_to_subscription(
+        cancel_now("sub_b"), subscription_id="sub_b", merchant_id="mer_1", timeout=0.2
+    )
+    assert (outcome.accepted, outcome.code) == (False, TIMEOUT_CODE)
+    assert detail is not None
+    assert detail.view.status == "active"
+    ((_, key, envelope),) = await queued_commands(pg_pool)
+    assert key == "subscription-sub_b"
+    assert envelope.event_id == outcome.command_id

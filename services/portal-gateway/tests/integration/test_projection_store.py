@@ -596,3 +596,47 @@ async def test_the_overview_is_read_afresh_every_time(
     assert renamed is not None
     assert renamed.merchant.name == "Acme GmbH"
     assert renamed == await overview_row_by_row(pg_pool, MERCHANT, "cus_1")
+
+
+# --- the merchant API's subscription commands ---------------------------------------------------
+
+
+async def test_a_subscription_exists_only_for_its_merchant(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events(), *subscription_events())
+    assert await reads.subscription_exists(MERCHANT, "sub_1")
+    assert not await reads.subscription_exists("mer_other", "sub_1")
+    assert not await reads.subscription_exists(MERCHANT, "sub_2")
+
+
+async def test_a_commands_outcome_is_read_with_the_subscription_it_changed(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events(), *subscription_events())
+    command_id = uuid.uuid4()
+    assert await reads.command_outcome_and_subscription(command_id, MERCHANT, "sub_1") is None
+    canceled = new_envelope(
+        SubscriptionCanceled(
+            subscription_id="sub_1", customer_id="cus_1", canceled_at=T1, reason="unused"
+        ),
+        stream_id="subscription-sub_1",
+        stream_version=3,
+        merchant_id=MERCHANT,
+        correlation_id=uuid.uuid4(),
+        causation_id=command_id,
+    )
+    await feed(pg_pool, canceled)
+    found = await reads.command_outcome_and_subscription(command_id, MERCHANT, "sub_1")
+    assert found is not None
+    outcome, detail = found
+    assert outcome == await reads.command_outcome(command_id)
+    assert (outcome.command_id, outcome.accepted) == (command_id, True)
+    assert outcome.event_types == ("SubscriptionCanceled",)
+    assert detail == await reads.subscription_detail(MERCHANT, "sub_1")
+    assert detail is not None
+    assert (detail.view.status, detail.view.version) == ("canceled", 3)
+    # Another merchant's subscription is not read along, however the command was answered.
+    elsewhere = await reads.command_outcome_and_subscription(command_id, "mer_other", "sub_1")
+    assert elsewhere is not None
+    assert elsewhere[1] is None

@@ -51,6 +51,7 @@ from portal_gateway.application.views import (
     SubscriptionDetail,
     TestClockView,
 )
+from portal_gateway.domain import ids
 from portal_gateway.domain.idempotency import (
     KeyState,
     StoredRequest,
@@ -104,6 +105,9 @@ class World:
         self, merchant_id: str, subscription_id: str
     ) -> SubscriptionDetail | None:
         return self.subscriptions.get((merchant_id, subscription_id))
+
+    async def subscription_exists(self, merchant_id: str, subscription_id: str) -> bool:
+        return (merchant_id, subscription_id) in self.subscriptions
 
     async def history(self, stream_id: str, merchant_id: str | None = None) -> list[HistoryEntry]:
         return [
@@ -177,6 +181,22 @@ class World:
             return CommandOutcome(command_id, accepted=False, code=code, message=f"no: {code}")
         self._apply(command, merchant_id)
         return CommandOutcome(command_id, accepted=True, event_types=("Done",))
+
+    async def send_to_subscription(
+        self,
+        command: EventData,
+        *,
+        subscription_id: str,
+        merchant_id: str,
+        timeout: float = 5.0,
+    ) -> tuple[CommandOutcome, SubscriptionDetail | None]:
+        outcome = await self.send(
+            command,
+            stream_id=ids.subscription_stream(subscription_id),
+            merchant_id=merchant_id,
+            timeout=timeout,
+        )
+        return outcome, self.subscriptions.get((merchant_id, subscription_id))
 
     def _apply(self, command: EventData, merchant_id: str) -> None:
         match command:
@@ -948,6 +968,51 @@ async def test_cancel_and_events(h: Harness) -> None:
     assert events["stream_id"] == f"subscription-{subscription}"
     assert [e["type"] for e in events["data"]] == ["SubscriptionCreated"]
     assert set(events["data"][0]) >= {"type", "version", "occurred_at", "data"}
+
+
+async def test_a_cancel_reads_the_subscription_once_for_its_answer(h: Harness) -> None:
+    plan, customer, card = await setup_customer_with_card(h)
+    subscription = (
+        await h.client.post(
+            "/v1/subscriptions",
+            json={"customer": customer, "plan": plan, "payment_method": card},
+            headers=h.auth(),
+        )
+    ).json()["id"]
+    detail_reads = 0
+    read_detail = h.world.subscription_detail
+
+    async def counted(merchant_id: str, subscription_id: str) -> SubscriptionDetail | None:
+        nonlocal detail_reads
+        detail_reads += 1
+        return await read_detail(merchant_id, subscription_id)
+
+    h.world.subscription_detail = counted  # type: ignore[method-assign]
+    response = await h.client.post(f"/v1/subscriptions/{subscription}/cancel", headers=h.auth())
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "canceled"
+    # The 404 check asks only whether it exists; the answer comes with the outcome.
+    assert detail_reads == 0
+
+
+async def test_a_cancel_not_seen_in_time_answers_202_with_the_subscription(h: Harness) -> None:
+    plan, customer, card = await setup_customer_with_card(h)
+    subscription = (
+        await h.client.post(
+            "/v1/subscriptions",
+            json={"customer": customer, "plan": plan, "payment_method": card},
+            headers=h.auth(),
+        )
+    ).json()["id"]
+    h.world.mode = "timeout"
+    response = await h.client.post(f"/v1/subscriptions/{subscription}/cancel", headers=h.auth())
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert (body["id"], body["status"], body["code"]) == (subscription, "active", "timeout")
+    h.world.mode = "reject:subscription_canceled"
+    rejected = await h.client.post(f"/v1/subscriptions/{subscription}/cancel", headers=h.auth())
+    assert rejected.status_code == 409, rejected.text
+    assert rejected.json()["error"]["code"] == "subscription_canceled"
 
 
 async def test_portal_sessions(h: Harness) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -12,8 +12,9 @@ from typing import Any, Final
 import asyncpg
 
 from billing_events.envelope import Envelope, EventRegistry, registry
+from notifications.adapters.schema import QUEUED_CHANNEL_SQL
 from notifications.application.ports import MailKey, QueuedMail, WaitingMail
-from notifications.domain.mail import MailKind, Needs
+from notifications.domain.mail import Facts, MailKind, Needs
 from notifications.domain.message import OutgoingMail
 from notifications.domain.projection import (
     CustomerProfile,
@@ -22,11 +23,6 @@ from notifications.domain.projection import (
     MerchantProfile,
     SubscriptionRecord,
 )
-
-# Notified (at commit) whenever a mail is queued. One channel per schema, because tests and
-# several deployments may share one database; hashed, because a channel name is at most 63
-# bytes and a schema name alone may be that long.
-QUEUED_CHANNEL_SQL: Final = "'mail_queued:' || md5(current_schema())"
 
 # Writes a record only when the event is newer than the stored one; version 0 (an event that
 # is not stored in a stream) always writes.
@@ -64,11 +60,7 @@ class PostgresProjection:
             merchant_id,
             invoice_id,
         )
-        if row is None:
-            return None
-        fields = dict(row)
-        fields["lines"] = tuple(_line_from_json(line) for line in fields["lines"])
-        return InvoiceRecord(**fields)
+        return None if row is None else _invoice(dict(row))
 
     async def subscription(
         self, merchant_id: str, subscription_id: str
@@ -80,6 +72,21 @@ class PostgresProjection:
             subscription_id,
         )
         return SubscriptionRecord(**dict(row)) if row else None
+
+    async def facts(self, needs: Needs) -> Facts:
+        row = await self._conn.fetchrow(_FACTS_SQL, *_facts_args(needs))
+        merchant = _fields(row, "m", _MERCHANT_COLUMNS)
+        customer = _fields(row, "c", _CUSTOMER_COLUMNS)
+        invoice = _fields(row, "i", _INVOICE_COLUMNS)
+        subscription = _fields(row, "s", _SUBSCRIPTION_COLUMNS)
+        return Facts(
+            merchant=MerchantProfile(**merchant) if merchant["merchant_id"] else None,
+            customer=CustomerProfile(**customer) if customer["customer_id"] else None,
+            invoice=_invoice(invoice) if invoice["invoice_id"] else None,
+            subscription=(
+                SubscriptionRecord(**subscription) if subscription["subscription_id"] else None
+            ),
+        )
 
     async def save_merchant(self, merchant: MerchantProfile, version: int) -> bool:
         return await self._written(
@@ -181,6 +188,65 @@ class PostgresProjection:
         return await self._conn.fetchval(sql, *args) is True
 
 
+_MERCHANT_COLUMNS: Final = ("merchant_id", "name", "support_email", "logo_url", "brand_color")
+_CUSTOMER_COLUMNS: Final = ("customer_id", "email", "name", "locale")
+_INVOICE_COLUMNS: Final = (
+    "invoice_id",
+    "number",
+    "customer_id",
+    "subscription_id",
+    "currency",
+    "amount_due",
+    "issued_at",
+    "plan_name",
+    "period_start",
+    "period_end",
+    "lines",
+)
+_SUBSCRIPTION_COLUMNS: Final = ("subscription_id", "customer_id", "plan_id", "plan_name")
+
+
+def _select_list(alias: str, columns: tuple[str, ...]) -> str:
+    return ", ".join(f"{alias}.{column} AS {alias}_{column}" for column in columns)
+
+
+# Every record a mail needs, in one round trip: each join is a primary-key lookup (at most one
+# row), so the statement returns exactly one row, with NULLs for what is not projected. A
+# subscription not named by the mail is the invoice's; a customer not named, the subscription's.
+_FACTS_SQL: Final = f"""
+SELECT {_select_list("m", _MERCHANT_COLUMNS)},
+    {_select_list("c", _CUSTOMER_COLUMNS)},
+    {_select_list("i", _INVOICE_COLUMNS)},
+    {_select_list("s", _SUBSCRIPTION_COLUMNS)}
+FROM (VALUES (1)) AS one (row)
+LEFT JOIN merchants m ON m.merchant_id = $1
+LEFT JOIN invoices i ON i.merchant_id = $1 AND i.invoice_id = $2
+LEFT JOIN subscriptions s
+    ON s.merchant_id = $1 AND s.subscription_id = coalesce($3, i.subscription_id)
+LEFT JOIN customers c ON c.merchant_id = $1 AND c.customer_id = coalesce($4, s.customer_id)
+"""
+
+
+def _facts_args(needs: Needs) -> tuple[str | None, ...]:
+    # An empty id names no record, as None does.
+    return (
+        needs.merchant_id,
+        needs.invoice_id or None,
+        needs.subscription_id or None,
+        needs.customer_id or None,
+    )
+
+
+def _fields(row: asyncpg.Record, alias: str, columns: tuple[str, ...]) -> dict[str, Any]:
+    """One record's columns of the facts row, named as the record's fields."""
+    return {column: row[f"{alias}_{column}"] for column in columns}
+
+
+def _invoice(fields: dict[str, Any]) -> InvoiceRecord:
+    fields["lines"] = tuple(_line_from_json(line) for line in fields["lines"])
+    return InvoiceRecord(**fields)
+
+
 def _line_to_json(line: InvoiceLineItem) -> dict[str, Any]:
     return {
         "description": line.description,
@@ -227,8 +293,7 @@ class PostgresMailLog:
             trigger.model_dump(mode="json"),
             *_mail_columns(mail),
         )
-        if inserted:
-            await self._notify_queued()
+        # The mail_log_queued trigger wakes the delivery loop at commit.
         return inserted is True
 
     async def wait(
@@ -310,7 +375,8 @@ class PostgresMailLog:
         )
 
     async def release(self, key: MailKey, mail: OutgoingMail) -> None:
-        status = await self._conn.execute(
+        # The mail_log_queued trigger wakes the delivery loop at commit.
+        await self._conn.execute(
             """
             UPDATE mail_log SET status = 'queued', missing = '{}', to_email = $3, to_name = $4,
                 sender_name = $5, reply_to = $6, subject = $7, text_body = $8, html_body = $9,
@@ -321,12 +387,6 @@ class PostgresMailLog:
             key.kind.value,
             *_mail_columns(mail),
         )
-        if status != "UPDATE 0":
-            await self._notify_queued()
-
-    async def _notify_queued(self) -> None:
-        # Delivered at commit, and not at all on rollback: the listener wakes for real work.
-        await self._conn.execute(f"SELECT pg_notify({QUEUED_CHANNEL_SQL}, '')")
 
 
 def _mail_columns(mail: OutgoingMail) -> tuple[str | None, ...]:
@@ -365,30 +425,66 @@ class PostgresUnitOfWork:
             yield PostgresRepositories.on(conn)
 
 
-class _Claim:
-    def __init__(self, pool: asyncpg.Pool, queued: QueuedMail) -> None:
+class _ClaimedBatch:
+    """Implements :class:`notifications.application.ports.ClaimedBatch`."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        mails: tuple[QueuedMail, ...],
+        due_at: dict[MailKey, datetime],
+        leased_until: datetime | None,
+    ) -> None:
         self._pool = pool
-        self._queued = queued
+        self._mails = mails
+        self._due_at = due_at
+        self._leased_until = leased_until
 
     @property
-    def queued(self) -> QueuedMail:
-        return self._queued
+    def mails(self) -> tuple[QueuedMail, ...]:
+        return self._mails
 
-    async def sent(self) -> None:
-        await self._set("status = 'sent', sent_at = now(), last_error = NULL")
+    async def sent(self, keys: Sequence[MailKey]) -> None:
+        await self._pool.execute(
+            """
+            UPDATE mail_log m SET status = 'sent', sent_at = now(), last_error = NULL,
+                attempts = m.attempts + 1
+            FROM unnest($1::uuid[], $2::text[]) AS accepted (event_id, kind)
+            WHERE m.event_id = accepted.event_id AND m.kind = accepted.kind
+            """,
+            [key.event_id for key in keys],
+            [key.kind.value for key in keys],
+        )
 
-    async def retry_at(self, when: datetime, error: str) -> None:
-        await self._set("next_attempt_at = $3, last_error = $4", when, error)
+    async def retry_at(self, key: MailKey, when: datetime, error: str) -> None:
+        await self._set(key, "next_attempt_at = $3, last_error = $4", when, error)
 
-    async def give_up(self, error: str) -> None:
-        await self._set("status = 'failed', last_error = $3", error)
+    async def give_up(self, key: MailKey, error: str) -> None:
+        await self._set(key, "status = 'failed', last_error = $3", error)
 
-    async def _set(self, assignments: str, *args: Any) -> None:
+    async def release(self, keys: Sequence[MailKey]) -> None:
+        # Back to when they were due, so they keep their place in the queue. Only while the
+        # lease is still ours: once it ended, another deliverer may hold the mail.
+        await self._pool.execute(
+            """
+            UPDATE mail_log m SET next_attempt_at = released.due_at
+            FROM unnest($1::uuid[], $2::text[], $3::timestamptz[])
+                AS released (event_id, kind, due_at)
+            WHERE m.event_id = released.event_id AND m.kind = released.kind
+                AND m.status = 'queued' AND m.next_attempt_at = $4
+            """,
+            [key.event_id for key in keys],
+            [key.kind.value for key in keys],
+            [self._due_at[key] for key in keys],
+            self._leased_until,
+        )
+
+    async def _set(self, key: MailKey, assignments: str, *args: Any) -> None:
         await self._pool.execute(
             f"UPDATE mail_log SET {assignments}, attempts = attempts + 1 "
             "WHERE event_id = $1 AND kind = $2",
-            self._queued.key.event_id,
-            self._queued.key.kind.value,
+            key.event_id,
+            key.kind.value,
             *args,
         )
 
@@ -396,35 +492,46 @@ class _Claim:
 class PostgresMailOutbox:
     """Implements :class:`notifications.application.ports.MailOutbox` over the pool.
 
-    A claim is a lease: one short statement moves the mail's next attempt past the lease, so
-    other deliverers skip it while it is being sent, and no transaction stays open during the
-    send. An open transaction would hold back the global order that every relay and projection
-    on this PostgreSQL server reads (see billing_events.store). A deliverer that dies while
-    sending leaves the mail due again when the lease ends: at least once, never lost.
+    A claim is a lease: one short statement moves the next attempt of a batch of due mails past
+    the lease, so other deliverers skip them while they are being sent, and no transaction
+    stays open during the sends. An open transaction would hold back the global order that
+    every relay and projection on this PostgreSQL server reads (see billing_events.store). A
+    deliverer that dies while sending leaves the mails it had not recorded due again when the
+    lease ends: at least once, never lost.
     """
 
     def __init__(self, pool: asyncpg.Pool, lease: timedelta = timedelta(minutes=10)) -> None:
         self._pool = pool
         self._lease = lease
 
-    @contextlib.asynccontextmanager
-    async def claim_due(self) -> AsyncIterator[_Claim | None]:
-        row = await self._pool.fetchrow(
+    async def claim_due(self, limit: int) -> _ClaimedBatch:
+        rows = await self._pool.fetch(
             """
-            UPDATE mail_log SET next_attempt_at = now() + $1::interval
-            WHERE (event_id, kind) = (
-                SELECT event_id, kind FROM mail_log
+            UPDATE mail_log m SET next_attempt_at = now() + $2::interval
+            FROM (
+                SELECT event_id, kind, next_attempt_at AS due_at FROM mail_log
                 WHERE status = 'queued' AND next_attempt_at <= now()
                 ORDER BY next_attempt_at
-                LIMIT 1
+                LIMIT $1
                 FOR UPDATE SKIP LOCKED
-            )
-            RETURNING event_id, kind, merchant_id, to_email, to_name, sender_name, reply_to,
-                subject, text_body, html_body, attempts
+            ) AS due
+            WHERE m.event_id = due.event_id AND m.kind = due.kind
+            RETURNING m.event_id, m.kind, m.merchant_id, m.to_email, m.to_name, m.sender_name,
+                m.reply_to, m.subject, m.text_body, m.html_body, m.attempts, due.due_at,
+                m.next_attempt_at AS leased_until
             """,
+            limit,
             self._lease,
         )
-        yield None if row is None else _Claim(self._pool, _queued_from_row(row))
+        rows = sorted(rows, key=lambda row: row["due_at"])
+        mails = tuple(_queued_from_row(row) for row in rows)
+        return _ClaimedBatch(
+            self._pool,
+            mails,
+            due_at={mail.key: row["due_at"] for mail, row in zip(mails, rows, strict=True)},
+            # One statement, one now(): every mail of the batch is leased until the same time.
+            leased_until=rows[0]["leased_until"] if rows else None,
+        )
 
     async def counts(self) -> dict[str, int]:
         """Mails per status, for readiness and operators."""

@@ -6,6 +6,11 @@ from typing import Final
 
 from billing_events.postgres import Migration
 
+# Notified (at commit) whenever a mail is queued. One channel per schema, because tests and
+# several deployments may share one database; hashed, because a channel name is at most 63
+# bytes and a schema name alone may be that long.
+QUEUED_CHANNEL_SQL: Final = "'mail_queued:' || md5(current_schema())"
+
 COMPONENT: Final = "notifications"
 
 PROJECTION_SQL = """
@@ -102,7 +107,29 @@ CREATE INDEX mail_log_waiting_subscription ON mail_log (merchant_id, subscriptio
     WHERE status = 'waiting';
 """
 
+# Wakes the delivery loop when a mail becomes queued, inside the statement that queues it
+# instead of in a round trip of its own. A notification is delivered at commit (not at all on
+# rollback), and identical ones of a transaction are sent once. The function keeps the
+# search_path it is created with (the service's schema), so the channel is the service's
+# whoever writes the row.
+QUEUED_TRIGGER_SQL = f"""
+CREATE FUNCTION notify_mail_queued() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    PERFORM pg_notify({QUEUED_CHANNEL_SQL}, '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER mail_log_queued
+    AFTER INSERT OR UPDATE OF status ON mail_log
+    FOR EACH ROW WHEN (NEW.status = 'queued')
+    EXECUTE FUNCTION notify_mail_queued();
+"""
+
 MIGRATIONS: Final = (
     Migration(COMPONENT, 1, PROJECTION_SQL),
     Migration(COMPONENT, 2, MAIL_LOG_SQL),
+    Migration(COMPONENT, 3, QUEUED_TRIGGER_SQL),
 )

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import parseaddr
 from typing import Literal
 
 import aiosmtplib
@@ -23,14 +20,13 @@ import structlog
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from notifications.adapters.mime import SmtpMessage, to_smtp_message
 from notifications.application.ports import PermanentDeliveryError, QueuedMail
-
-# Message-IDs are derived from the mail's key: the same mail sent twice (the at-least-once
-# window of delivery) carries the same Message-ID, which receiving systems deduplicate on.
-_MESSAGE_ID_NAMESPACE = uuid.UUID("6f1d3c2e-8d4b-4f7a-9a51-0f5e2c7b9d10")
 
 # 421: the server is closing the connection (an idle timeout, a restart), not refusing the mail.
 _CLOSING = 421
+# An address that is not ASCII needs the server's SMTPUTF8 (aiosmtplib refuses without it).
+_SMTPUTF8 = ("SMTPUTF8",)
 # A QUIT that the server does not answer must not hold up a stopping service.
 _QUIT_TIMEOUT = 5.0
 
@@ -78,31 +74,6 @@ class SmtpSettings(BaseSettings):
         return parseaddr(self.sender)[1]
 
 
-def message_id(mail: QueuedMail, domain: str) -> str:
-    token = uuid.uuid5(_MESSAGE_ID_NAMESPACE, f"{mail.key.event_id}:{mail.key.kind.value}")
-    return f"<{token}@{domain}>"
-
-
-def to_email_message(
-    mail: QueuedMail, sender_address: str, *, now: datetime | None = None
-) -> EmailMessage:
-    """The MIME message: a text part and an HTML alternative, From the merchant's name."""
-    outgoing = mail.mail
-    message = EmailMessage()
-    message["From"] = formataddr((outgoing.sender_name, sender_address))
-    message["To"] = formataddr((outgoing.to_name, outgoing.to_email))
-    if outgoing.reply_to:
-        message["Reply-To"] = outgoing.reply_to
-    message["Subject"] = outgoing.subject
-    message["Date"] = format_datetime(now or datetime.now(UTC))
-    message["Message-ID"] = message_id(mail, sender_address.rpartition("@")[2] or "localhost")
-    # RFC 3834: an automatic message; vacation responders must not answer it.
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(outgoing.text)
-    message.add_alternative(outgoing.html, subtype="html")
-    return message
-
-
 class SmtpMailSender:
     """Implements :class:`notifications.application.ports.MailSender` over one reused connection.
 
@@ -125,7 +96,7 @@ class SmtpMailSender:
         return self._client is not None and self._client.is_connected
 
     async def send(self, mail: QueuedMail) -> None:
-        message = to_email_message(mail, self._settings.sender_address)
+        message = to_smtp_message(mail, self._settings.sender_address)
         try:
             async with self._lock:
                 try:
@@ -151,13 +122,18 @@ class SmtpMailSender:
         if watch is not None:
             await asyncio.gather(watch, return_exceptions=True)
 
-    async def _send(self, message: EmailMessage) -> None:
+    async def _send(self, message: SmtpMessage) -> None:
         while True:
             reused = self.connected
             client = await self._connection()
             try:
                 # A refused mail is reset (RSET) by aiosmtplib: the connection stays usable.
-                await client.send_message(message)
+                await client.sendmail(
+                    message.sender,
+                    [message.recipient],
+                    message.content,
+                    mail_options=_SMTPUTF8 if message.international else None,
+                )
                 return
             except (ConnectionError, aiosmtplib.SMTPResponseException) as exc:
                 if not isinstance(exc, ConnectionError) and exc.code != _CLOSING:

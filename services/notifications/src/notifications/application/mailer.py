@@ -10,12 +10,10 @@ from __future__ import annotations
 import structlog
 
 from billing_events.envelope import Envelope
-from notifications.application.ports import MailKey, Projection, Repositories, WaitingMail
+from notifications.application.ports import MailKey, Repositories, WaitingMail
 from notifications.application.projector import RecordKind, Updated
 from notifications.domain.mail import (
-    Facts,
     MailRequest,
-    MailTrigger,
     Waiting,
     compose,
     mail_for,
@@ -23,25 +21,6 @@ from notifications.domain.mail import (
 from notifications.domain.message import MailRenderer, OutgoingMail, build_message
 
 log = structlog.stdlib.get_logger(__name__)
-
-
-async def load_facts(trigger: MailTrigger, projection: Projection) -> Facts:
-    """The projected records ``trigger``'s mail is written from, as far as they are known."""
-    needs = trigger.needs()
-    merchant_id = needs.merchant_id
-    invoice = await projection.invoice(merchant_id, needs.invoice_id) if needs.invoice_id else None
-    subscription_id = needs.subscription_id or (invoice.subscription_id if invoice else None)
-    subscription = (
-        await projection.subscription(merchant_id, subscription_id) if subscription_id else None
-    )
-    customer_id = needs.customer_id or (subscription.customer_id if subscription else None)
-    customer = await projection.customer(merchant_id, customer_id) if customer_id else None
-    return Facts(
-        merchant=await projection.merchant(merchant_id),
-        customer=customer,
-        invoice=invoice,
-        subscription=subscription,
-    )
 
 
 class Mailer:
@@ -54,7 +33,7 @@ class Mailer:
         if trigger is None:
             return
         key = MailKey(envelope.event_id, trigger.kind)
-        outcome = compose(trigger, await load_facts(trigger, repositories.projection))
+        outcome = compose(trigger, await repositories.projection.facts(trigger.needs()))
         if isinstance(outcome, Waiting):
             if await repositories.mail_log.wait(key, envelope, outcome.needs, outcome.missing):
                 log.info(
@@ -93,7 +72,7 @@ class Mailer:
         trigger = mail_for(parked.trigger.data, parked.trigger.merchant_id)
         if trigger is None:  # the log only parks mail that events asked for
             return False
-        outcome = compose(trigger, await load_facts(trigger, repositories.projection))
+        outcome = compose(trigger, await repositories.projection.facts(trigger.needs()))
         if isinstance(outcome, Waiting):
             if outcome.missing != parked.missing:
                 await repositories.mail_log.still_waiting(

@@ -8,14 +8,14 @@ row commit together or not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from billing_events.envelope import Envelope
-from notifications.domain.mail import MailKind, Needs
+from notifications.domain.mail import Facts, MailKind, Needs
 from notifications.domain.message import OutgoingMail
 from notifications.domain.projection import (
     CustomerProfile,
@@ -32,6 +32,11 @@ class Projection(Protocol):
     if it is newer than the one stored (0, an event not stored in a stream, always writes):
     a replayed old event cannot roll a record back. They return whether they wrote.
     """
+
+    async def facts(self, needs: Needs) -> Facts:
+        """Every record ``needs`` names, as far as projected, read together. The subscription,
+        when not named, is the invoice's; the customer, when not named, the subscription's."""
+        ...
 
     async def merchant(self, merchant_id: str) -> MerchantProfile | None: ...
     async def customer(self, merchant_id: str, customer_id: str) -> CustomerProfile | None: ...
@@ -132,20 +137,33 @@ class QueuedMail:
     """Delivery attempts made before this one."""
 
 
-class ClaimedMail(Protocol):
-    """A queued mail locked for delivery by this process until the claim ends."""
+class ClaimedBatch(Protocol):
+    """Queued mails leased for delivery by this process until the lease ends.
+
+    Other deliverers do not see them as due while the lease lasts; a mail whose outcome is not
+    recorded by then is due again (at least once, never lost).
+    """
 
     @property
-    def queued(self) -> QueuedMail: ...
-    async def sent(self) -> None: ...
-    async def retry_at(self, when: datetime, error: str) -> None: ...
-    async def give_up(self, error: str) -> None: ...
+    def mails(self) -> Sequence[QueuedMail]:
+        """The leased mails, the longest due first."""
+        ...
+
+    async def sent(self, keys: Sequence[MailKey]) -> None:
+        """Record that the mail server accepted these mails (one write for all of them)."""
+        ...
+
+    async def retry_at(self, key: MailKey, when: datetime, error: str) -> None: ...
+    async def give_up(self, key: MailKey, error: str) -> None: ...
+
+    async def release(self, keys: Sequence[MailKey]) -> None:
+        """End the lease of mails not attempted: due again at once, their attempts unchanged."""
+        ...
 
 
 class MailOutbox(Protocol):
-    def claim_due(self) -> AbstractAsyncContextManager[ClaimedMail | None]:
-        """Lock the next mail due for delivery (None when there is none); the outcome recorded
-        with ``sent``/``retry_at``/``give_up`` commits when the context exits."""
+    async def claim_due(self, limit: int) -> ClaimedBatch:
+        """Lease up to ``limit`` mails due for delivery (none when nothing is due)."""
         ...
 
 

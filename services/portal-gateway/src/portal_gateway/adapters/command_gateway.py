@@ -5,26 +5,35 @@ the owning service's command topic keyed by the target stream id), then waits un
 gateway's own projection has recorded the command's outcome: the events it caused, or its
 ``CommandRejected``. The wait is bounded; when it runs out the answer is the outcome code
 ``timeout`` and the command is still on its way (it is durably queued), never lost.
+
+``send_to_subscription`` also reads the subscription the command targets in the statement that
+finds the outcome, for the commands whose answer is that subscription: one round trip less.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 import structlog
 
 from billing_events import topics
 from billing_events.contract.commands import command_registry
-from billing_events.envelope import EventData, new_envelope
+from billing_events.envelope import Envelope, EventData, new_envelope
 from billing_events.outbox import enqueue_envelope
 from portal_gateway.adapters.postgres.read_model import PostgresReadModel
 from portal_gateway.adapters.postgres.signals import ProjectionSignals
 from portal_gateway.application.ports import CommandOutcome
+from portal_gateway.application.views import SubscriptionDetail
+from portal_gateway.domain import ids
 from portal_gateway.domain.outcomes import TIMEOUT_CODE, command_key
 from servicekit.correlation import current_correlation_id
 
 log = structlog.stdlib.get_logger(__name__)
+
+T = TypeVar("T")
 
 # The service that owns each command's target stream; every walking-skeleton command goes to
 # subscriptions (it owns plan-, customer- and subscription- streams).
@@ -66,44 +75,88 @@ class OutboxCommandGateway:
         correlation_id: uuid.UUID | None = None,
         timeout: float = 5.0,
     ) -> CommandOutcome:
+        envelope = self._envelope(command, stream_id, merchant_id, correlation_id)
+        outcome = await self._send_and_wait(
+            envelope, lambda: self._read.command_outcome(envelope.event_id), timeout
+        )
+        return outcome if outcome is not None else _timed_out(envelope, timeout)
+
+    async def send_to_subscription(
+        self,
+        command: EventData,
+        *,
+        subscription_id: str,
+        merchant_id: str,
+        timeout: float = 5.0,
+    ) -> tuple[CommandOutcome, SubscriptionDetail | None]:
+        """:meth:`send`, reading the subscription in the same statement as the outcome."""
+        envelope = self._envelope(
+            command, ids.subscription_stream(subscription_id), merchant_id, None
+        )
+        found = await self._send_and_wait(
+            envelope,
+            lambda: self._read.command_outcome_and_subscription(
+                envelope.event_id, merchant_id, subscription_id
+            ),
+            timeout,
+        )
+        if found is not None:
+            return found
+        # Queued, not lost: the answer shows the subscription as it is meanwhile.
+        current = await self._read.subscription_detail(merchant_id, subscription_id)
+        return _timed_out(envelope, timeout), current
+
+    def _envelope(
+        self,
+        command: EventData,
+        stream_id: str,
+        merchant_id: str,
+        correlation_id: uuid.UUID | None,
+    ) -> Envelope:
         # A typo'd command would only be dead-lettered by its owner: refuse it here instead.
         command_registry.model_for(command.event_type)
         topics.topic_for_stream(stream_id)
-        envelope = new_envelope(
+        return new_envelope(
             command,
             stream_id=stream_id,
             merchant_id=merchant_id,
             correlation_id=correlation_id or request_correlation_id(),
         )
-        command_id = envelope.event_id
+
+    async def _send_and_wait(
+        self, envelope: Envelope, read_outcome: Callable[[], Awaitable[T | None]], timeout: float
+    ) -> T | None:
+        """Enqueue ``envelope`` and wait (bounded) until ``read_outcome`` finds its outcome."""
+        command_type = envelope.event_type
         # Watch before sending: the outcome may be projected before we start waiting.
-        with self._signals.watch([command_key(command_id)]) as woken:
+        with self._signals.watch([command_key(envelope.event_id)]) as woken:
             # One INSERT commits atomically on its own: no BEGIN/COMMIT round trips.
             async with self._pool.acquire() as conn:
-                await enqueue_envelope(conn, envelope, topic=command_topic(command))
+                await enqueue_envelope(conn, envelope, topic=command_topic(envelope.data))
             log.info(
                 "command sent",
-                command_type=command.event_type,
-                command_id=str(command_id),
-                stream_id=stream_id,
+                command_type=command_type,
+                command_id=str(envelope.event_id),
+                stream_id=envelope.stream_id,
             )
-            outcome = await self._signals.wait_for(
-                (), lambda: self._read.command_outcome(command_id), timeout, watching=woken
-            )
-        if outcome is None:
+            found = await self._signals.wait_for((), read_outcome, timeout, watching=woken)
+        if found is None:
             log.warning(
                 "command outcome not seen in time",
-                command_type=command.event_type,
-                command_id=str(command_id),
+                command_type=command_type,
+                command_id=str(envelope.event_id),
                 timeout=timeout,
             )
-            return CommandOutcome(
-                command_id=command_id,
-                accepted=False,
-                code=TIMEOUT_CODE,
-                message=(
-                    f"{command.event_type} was queued but its outcome was not seen within "
-                    f"{timeout:g}s; it will still be processed."
-                ),
-            )
-        return outcome
+        return found
+
+
+def _timed_out(envelope: Envelope, timeout: float) -> CommandOutcome:
+    return CommandOutcome(
+        command_id=envelope.event_id,
+        accepted=False,
+        code=TIMEOUT_CODE,
+        message=(
+            f"{envelope.event_type} was queued but its outcome was not seen within "
+            f"{timeout:g}s; it will still be processed."
+        ),
+    )

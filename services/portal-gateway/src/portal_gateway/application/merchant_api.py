@@ -62,6 +62,8 @@ class ReadModel(Protocol):
         self, merchant_id: str, subscription_id: str
     ) -> SubscriptionDetail | None: ...
 
+    async def subscription_exists(self, merchant_id: str, subscription_id: str) -> bool: ...
+
     async def history(
         self, stream_id: str, merchant_id: str | None = None
     ) -> list[HistoryEntry]: ...
@@ -76,6 +78,20 @@ class ReadModel(Protocol):
         customer_id: str | None = None,
         limit: int = 100,
     ) -> list[InvoiceDetail]: ...
+
+
+class Commands(CommandGateway, Protocol):
+    async def send_to_subscription(
+        self,
+        command: EventData,
+        *,
+        subscription_id: str,
+        merchant_id: str,
+        timeout: float = 5.0,
+    ) -> tuple[CommandOutcome, SubscriptionDetail | None]:
+        """Like ``send`` to the subscription's stream, also answering the subscription as
+        the outcome left it (None if it does not exist); on a timeout, as it is meanwhile."""
+        ...
 
 
 class Waiter(Protocol):
@@ -122,7 +138,7 @@ class MerchantApi:
     def __init__(
         self,
         *,
-        commands: CommandGateway,
+        commands: Commands,
         reads: ReadModel,
         waiter: Waiter,
         processor: PaymentProcessor,
@@ -307,7 +323,7 @@ class MerchantApi:
     async def subscription_events(
         self, merchant_id: str, subscription_id: str
     ) -> list[HistoryEntry]:
-        await self.get_subscription(merchant_id, subscription_id)
+        await self._require_subscription(merchant_id, subscription_id)
         return await self._reads.history(ids.subscription_stream(subscription_id), merchant_id)
 
     async def cancel_subscription(
@@ -319,7 +335,7 @@ class MerchantApi:
         reason: str | None,
         comment: str | None,
     ) -> SubscriptionDetail:
-        await self.get_subscription(merchant_id, subscription_id)
+        await self._require_subscription(merchant_id, subscription_id)
         command = CancelSubscription.model_validate(
             {
                 "subscription_id": subscription_id,
@@ -328,10 +344,7 @@ class MerchantApi:
                 "comment": comment,
             }
         )
-        outcome = await self._send(command, ids.subscription_stream(subscription_id), merchant_id)
-        current = await self._reads.subscription_detail(merchant_id, subscription_id)
-        _raise_unless_accepted(outcome, "subscription", subscription_id, current)
-        return _found(current, "subscription", subscription_id)
+        return await self._send_to_subscription(command, subscription_id, merchant_id)
 
     async def update_subscription_payment_method(
         self, merchant_id: str, subscription_id: str, *, payment_method_id: str
@@ -350,10 +363,7 @@ class MerchantApi:
         command = UpdateSubscriptionPaymentMethod(
             subscription_id=subscription_id, payment_method_id=payment_method_id
         )
-        outcome = await self._send(command, ids.subscription_stream(subscription_id), merchant_id)
-        after = await self._reads.subscription_detail(merchant_id, subscription_id)
-        _raise_unless_accepted(outcome, "subscription", subscription_id, after)
-        return _found(after, "subscription", subscription_id)
+        return await self._send_to_subscription(command, subscription_id, merchant_id)
 
     # --- invoices -----------------------------------------------------------------------
 
@@ -367,12 +377,8 @@ class MerchantApi:
     ) -> list[InvoiceDetail]:
         """Newest first; an unknown (or another merchant's) subscription or customer filter
         is a 404 rather than an empty list, so a typo does not read as "no invoices"."""
-        if subscription_id is not None and (
-            await self._reads.subscription_detail(merchant_id, subscription_id) is None
-        ):
-            raise ResourceMissing(
-                f"No such subscription: {subscription_id!r}.", param="subscription"
-            )
+        if subscription_id is not None:
+            await self._require_subscription(merchant_id, subscription_id, param="subscription")
         if customer_id is not None:
             await self._require_customer(merchant_id, customer_id)
         return await self._reads.invoices(
@@ -407,6 +413,26 @@ class MerchantApi:
         return await self._commands.send(
             command, stream_id=stream, merchant_id=merchant_id, timeout=self._timeouts.command
         )
+
+    async def _send_to_subscription(
+        self, command: EventData, subscription_id: str, merchant_id: str
+    ) -> SubscriptionDetail:
+        """Send a command to an existing subscription; answer the subscription it left."""
+        outcome, after = await self._commands.send_to_subscription(
+            command,
+            subscription_id=subscription_id,
+            merchant_id=merchant_id,
+            timeout=self._timeouts.command,
+        )
+        _raise_unless_accepted(outcome, "subscription", subscription_id, after)
+        return _found(after, "subscription", subscription_id)
+
+    async def _require_subscription(
+        self, merchant_id: str, subscription_id: str, *, param: str = "id"
+    ) -> None:
+        # Existence only: building the whole subscription would be thrown away.
+        if not await self._reads.subscription_exists(merchant_id, subscription_id):
+            raise ResourceMissing(f"No such subscription: {subscription_id!r}.", param=param)
 
     async def _require_customer(self, merchant_id: str, customer_id: str) -> CustomerView:
         customer = await self._reads.customer(merchant_id, customer_id)

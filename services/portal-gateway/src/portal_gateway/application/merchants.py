@@ -1,4 +1,8 @@
-"""Registering merchants and authenticating their API keys."""
+"""Registering merchants and authenticating their API keys.
+
+Authentication may remember valid keys for a few seconds (:mod:`.api_key_cache`): a revoked
+key then keeps working until its entry expires.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Protocol
 
 from billing_events.contract.events import MerchantRegistered
 from billing_events.envelope import Envelope, new_envelope
+from portal_gateway.application.api_key_cache import ApiKeyCache
 from portal_gateway.application.errors import Conflict
 from portal_gateway.application.ports import Merchant
 from portal_gateway.domain import ids
@@ -54,8 +59,9 @@ _SLUG_ATTEMPTS = 5
 
 
 class Merchants:
-    def __init__(self, store: MerchantStore) -> None:
+    def __init__(self, store: MerchantStore, *, key_cache: ApiKeyCache | None = None) -> None:
         self._store = store
+        self._key_cache = key_cache
 
     async def register(
         self, request: NewMerchant, *, correlation_id: uuid.UUID | None = None
@@ -88,7 +94,16 @@ class Merchants:
     async def authenticate(self, api_key: str) -> Merchant | None:
         if not looks_like_key(api_key):
             return None
-        return await self._store.by_key_digest(key_digest(api_key))
+        digest = key_digest(api_key)
+        cache = self._key_cache
+        if cache is None:
+            return await self._store.by_key_digest(digest)
+        merchant = cache.get(digest)
+        if merchant is None:
+            merchant = await self._store.by_key_digest(digest)
+            if merchant is not None:
+                cache.remember(digest, merchant)
+        return merchant
 
 
 def _suffixed(base: str, suffix: str) -> str:

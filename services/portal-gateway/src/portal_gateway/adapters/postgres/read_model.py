@@ -334,18 +334,16 @@ class PostgresReadModel:
             merchant_id,
             subscription_id,
         )
-        if row is None:
-            return None
-        record = subscription_from_row(row)
-        return SubscriptionDetail(
-            view=subscription_view(record),
-            merchant_id=record.merchant_id,
-            created_at=record.created_at,
-            cancellation_comment=record.cancellation_comment,
-            activation_failure_code=record.activation_failure_code,
-            activation_failure_message=record.activation_failure_message,
-            latest_invoice_id=record.latest_invoice_id,
+        return _subscription_detail(row) if row is not None else None
+
+    async def subscription_exists(self, merchant_id: str, subscription_id: str) -> bool:
+        found: bool = await self._pool.fetchval(
+            "SELECT EXISTS (SELECT FROM subscriptions "
+            "WHERE merchant_id = $1 AND subscription_id = $2)",
+            merchant_id,
+            subscription_id,
         )
+        return found
 
     async def invoice(self, merchant_id: str, invoice_id: str) -> InvoiceDetail | None:
         row = await self._pool.fetchrow(
@@ -416,14 +414,56 @@ class PostgresReadModel:
 
     async def command_outcome(self, command_id: uuid.UUID) -> CommandOutcome | None:
         row = await self._pool.fetchrow(
-            "SELECT * FROM command_outcomes WHERE command_id = $1", command_id
+            f"SELECT {_OUTCOME_SELECT} FROM command_outcomes o WHERE o.command_id = $1",
+            command_id,
+        )
+        return _command_outcome(command_id, row) if row is not None else None
+
+    async def command_outcome_and_subscription(
+        self, command_id: uuid.UUID, merchant_id: str, subscription_id: str
+    ) -> tuple[CommandOutcome, SubscriptionDetail | None] | None:
+        """The command's outcome and the subscription as it is now, in one statement; None
+        while the outcome is not recorded. The projection writes an outcome and the rows its
+        events change in one transaction, so the subscription read reflects the command."""
+        row = await self._pool.fetchrow(
+            f"SELECT {_OUTCOME_SELECT}, s.* FROM command_outcomes o "
+            "LEFT JOIN subscriptions s ON s.merchant_id = $2 AND s.subscription_id = $3 "
+            "WHERE o.command_id = $1",
+            command_id,
+            merchant_id,
+            subscription_id,
         )
         if row is None:
             return None
-        return CommandOutcome(
-            command_id=row["command_id"],
-            accepted=row["accepted"],
-            code=row["code"],
-            message=row["message"],
-            event_types=tuple(row["event_types"]),
-        )
+        detail = _subscription_detail(row) if row["subscription_id"] is not None else None
+        return _command_outcome(command_id, row), detail
+
+
+# Prefixed: joined with another table's columns, the names must not collide.
+_OUTCOME_SELECT: Final = (
+    "o.accepted AS outcome_accepted, o.code AS outcome_code, "
+    "o.message AS outcome_message, o.event_types AS outcome_event_types"
+)
+
+
+def _command_outcome(command_id: uuid.UUID, row: Mapping[str, Any]) -> CommandOutcome:
+    return CommandOutcome(
+        command_id=command_id,
+        accepted=row["outcome_accepted"],
+        code=row["outcome_code"],
+        message=row["outcome_message"],
+        event_types=tuple(row["outcome_event_types"]),
+    )
+
+
+def _subscription_detail(row: Mapping[str, Any]) -> SubscriptionDetail:
+    record = subscription_from_row(row)
+    return SubscriptionDetail(
+        view=subscription_view(record),
+        merchant_id=record.merchant_id,
+        created_at=record.created_at,
+        cancellation_comment=record.cancellation_comment,
+        activation_failure_code=record.activation_failure_code,
+        activation_failure_message=record.activation_failure_message,
+        latest_invoice_id=record.latest_invoice_id,
+    )
