@@ -1,5 +1,6 @@
 """What the services' processes use, read from /proc: resident memory (figure 7), CPU time
-(per cancel, and to tell when the system is back to idle between runs)."""
+(per cancel, and to tell when the system is back to idle between runs); and what the database
+server, the broker and the whole machine use, which share the same cores."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -62,12 +63,43 @@ def service_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return {name: cpu_seconds(pid, tree) for name, pid in pids.items()}
 
 
+def program_cpu_seconds(programs: Mapping[str, str]) -> dict[str, float]:
+    """CPU time of every process whose program name starts with each prefix (label -> prefix),
+    whoever started it: PostgreSQL's backends are children of its postmaster, not of ours."""
+    totals = dict.fromkeys(programs, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            program = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2 :].split()
+            for label, prefix in programs.items():
+                if program.startswith(prefix):
+                    totals[label] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return totals
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the machine spent on anything but idling and waiting for the disk, all cores,
+    kernel included (/proc/stat)."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle, iowait = ticks[3], ticks[4]
+    return (sum(ticks[:8]) - idle - iowait) / CLOCK_TICKS
+
+
+async def rates(sample: Callable[[], dict[str, float]], over: float) -> dict[str, float]:
+    """How fast each of ``sample``'s CPU-time counters grows over the next ``over`` seconds,
+    in cores."""
+    before = sample()
+    await asyncio.sleep(over)
+    after = sample()
+    return {name: (after[name] - before[name]) / over for name in after}
+
+
 async def cores_in_use(pids: dict[str, int], over: float = 1.0) -> dict[str, float]:
     """CPU each service (with its children) uses over the next ``over`` seconds, in cores."""
-    before = service_cpu_seconds(pids)
-    await asyncio.sleep(over)
-    after = service_cpu_seconds(pids)
-    return {name: (after[name] - before[name]) / over for name in pids}
+    return await rates(lambda: service_cpu_seconds(pids), over)
 
 
 async def until_quiet(pids: dict[str, int], idle: dict[str, float]) -> float:

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,10 @@ from benchmarks.processes import (
     StillBusy,
     cores_in_use,
     cpu_seconds,
+    machine_busy_seconds,
     process_tree,
+    program_cpu_seconds,
+    rates,
     resident_mib,
     until_quiet,
 )
@@ -97,3 +101,37 @@ async def test_until_quiet_waits_for_the_work_to_end_and_gives_up_in_time(
         await spinner.wait()
     assert waited >= 1.0
     assert time.monotonic() - started < 10
+
+
+def program_name(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.index("(") + 1 : stat.rindex(")")]
+
+
+async def test_programs_and_the_machine_count_processes_that_are_not_our_children() -> None:
+    # Spinning in a thread of another program name: what PostgreSQL's backends look like to us.
+    spinner = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import ctypes, time\n"
+        "ctypes.CDLL(None).prctl(15, b'benchspinner', 0, 0, 0)\n"  # PR_SET_NAME
+        "end = time.monotonic() + 3.0\n"
+        "while time.monotonic() < end: pass\n"
+        "time.sleep(60)",
+    )
+    try:
+        await asyncio.sleep(0.3)
+        assert program_name(spinner.pid) == "benchspinner"
+        use = await rates(
+            lambda: {
+                **program_cpu_seconds({"spinner": "benchspin", "nobody": "no-such-program"}),
+                "machine": machine_busy_seconds(),
+            },
+            over=1.0,
+        )
+    finally:
+        spinner.kill()
+        await spinner.wait()
+    assert use["spinner"] > 0.1  # a whole core when the machine is free
+    assert use["nobody"] == 0.0
+    assert use["machine"] >= use["spinner"] * 0.9
