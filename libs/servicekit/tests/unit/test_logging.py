@@ -6,9 +6,11 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import structlog
+from structlog.typing import EventDict
 
 from servicekit.correlation import correlation_context
 from servicekit.logging import configure_logging, get_logger
@@ -77,3 +79,24 @@ def test_a_terminal_gets_readable_lines_and_levels_filter() -> None:
     assert "shown" in output
     assert "key" in output
     assert not output.lstrip().startswith("{")
+
+
+def test_a_line_below_the_level_is_dropped_before_any_processing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stamped: list[str] = []
+    stamp = structlog.processors.TimeStamper.__call__
+
+    def counting_stamp(
+        self: structlog.processors.TimeStamper, logger: Any, name: str, event_dict: EventDict
+    ) -> EventDict:
+        stamped.append(str(event_dict["event"]))
+        return stamp(self, logger, name, event_dict)
+
+    monkeypatch.setattr(structlog.processors.TimeStamper, "__call__", counting_stamp)
+    stream = io.StringIO()
+    configure_logging(level="WARNING", fmt="json", stream=stream)
+    get_logger("x").info("per message, below the level")
+    get_logger("x").warning("shown")
+    assert stamped == ["shown"]
+    assert [line["event"] for line in lines(stream)] == ["shown"]
