@@ -59,6 +59,69 @@ async def enqueue_envelope(
     )
 
 
+# ``_ENQUEUE_IF_SQL`` has four parameters of its own; a condition's parameters follow them.
+CONDITION_FIRST_PARAMETER = 5
+
+_ENQUEUE_IF_SQL = """
+INSERT INTO outbox (topic, key, value, headers)
+SELECT $1::text, $2::text, $3::bytea, $4::jsonb
+WHERE {condition}
+RETURNING true
+"""
+
+
+@dataclass(frozen=True)
+class OnlyIf:
+    """A condition under which a message is queued, decided in the queueing statement itself.
+
+    ``sql`` is a boolean SQL expression, typically ``EXISTS (SELECT FROM ... WHERE ...)``, and
+    ``args`` its parameters. The parameters are numbered after the INSERT's own: the first is
+    ``$5`` (:data:`CONDITION_FIRST_PARAMETER`). Checking in the INSERT costs no round trip of
+    its own; as any check in a separate statement, it sees what was committed when the
+    statement started (under READ COMMITTED), and it takes no lock.
+    """
+
+    sql: str
+    args: tuple[Any, ...] = ()
+
+
+async def enqueue_if(
+    conn: asyncpg.Connection,
+    only_if: OnlyIf,
+    topic: str,
+    key: str | None,
+    value: bytes,
+    headers: Mapping[str, str] | None = None,
+) -> bool:
+    """Queue one message if ``only_if`` holds; True when queued, False when nothing was.
+
+    One statement; commits or rolls back with ``conn``'s transaction.
+    """
+    queued = await conn.fetchval(
+        _ENQUEUE_IF_SQL.format(condition=only_if.sql),
+        topic,
+        key,
+        value,
+        dict(headers or {}),
+        *only_if.args,
+    )
+    return queued is True
+
+
+async def enqueue_envelope_if(
+    conn: asyncpg.Connection, only_if: OnlyIf, envelope: Envelope, topic: str | None = None
+) -> bool:
+    """:func:`enqueue_envelope` if ``only_if`` holds (see :func:`enqueue_if`)."""
+    return await enqueue_if(
+        conn,
+        only_if,
+        topic or default_topic(envelope.stream_id),
+        envelope.stream_id,
+        envelope.to_json(),
+        envelope.kafka_headers(),
+    )
+
+
 @dataclass(frozen=True)
 class RelayLag:
     """How far the relay is behind: messages committed but not yet acknowledged by Kafka."""

@@ -597,6 +597,8 @@ async def test_another_merchants_ids_are_404(gw: Gateway) -> None:
         )
     ).json()["id"]
     handled = len(gw.owner.handled)
+    queued = await outbox_messages_ever_queued(gw.pool)
+    assert queued > 0  # the subscription's creation went through the outbox
     for method, path, body in [
         ("GET", f"/v1/subscriptions/{sub_id}", None),
         ("GET", f"/v1/subscriptions/{sub_id}/events", None),
@@ -610,7 +612,16 @@ async def test_another_merchants_ids_are_404(gw: Gateway) -> None:
         assert response.status_code == 404, (method, path, response.text)
     await asyncio.sleep(0.1)
     assert len(gw.owner.handled) == handled
+    assert await outbox_messages_ever_queued(gw.pool) == queued
     assert await gw.runtime.read_model.overview(globex["id"], customer) is None
+
+
+async def outbox_messages_ever_queued(pool: asyncpg.Pool) -> int:
+    """Counted by the outbox's position sequence: the relay prunes published rows."""
+    last: int | None = await pool.fetchval(
+        "SELECT pg_sequence_last_value(pg_get_serial_sequence('outbox', 'position'))"
+    )
+    return last or 0
 
 
 async def test_the_same_idempotency_key_replays_and_sends_one_command(gw: Gateway) -> None:

@@ -373,7 +373,9 @@ async def test_a_subscription_command_is_answered_with_the_subscription_it_left(
     assert (command.stream_id, command.merchant_id) == ("subscription-sub_a", "mer_1")
     canceled = SubscriptionCanceled(subscription_id="sub_a", customer_id="cus_1", canceled_at=T0)
     await answer(pg_pool, command, canceled, version=3)
-    outcome, detail = await asyncio.wait_for(send, 10)
+    sent = await asyncio.wait_for(send, 10)
+    assert sent is not None
+    outcome, detail = sent
     assert outcome.accepted
     assert outcome.command_id == command.event_id
     assert detail is not None
@@ -384,12 +386,32 @@ async def test_a_subscription_command_not_answered_in_time_shows_the_subscriptio
     pg_pool: asyncpg.Pool, gateway: OutboxCommandGateway
 ) -> None:
     await an_active_subscription(pg_pool, "mer_1", "sub_b")
-    outcome, detail = await gateway.send_to_subscription(
+    sent = await gateway.send_to_subscription(
         cancel_now("sub_b"), subscription_id="sub_b", merchant_id="mer_1", timeout=0.2
     )
+    assert sent is not None
+    outcome, detail = sent
     assert (outcome.accepted, outcome.code) == (False, TIMEOUT_CODE)
     assert detail is not None
     assert detail.view.status == "active"
     ((_, key, envelope),) = await queued_commands(pg_pool)
     assert key == "subscription-sub_b"
     assert envelope.event_id == outcome.command_id
+
+
+async def test_a_command_to_an_unknown_or_another_merchants_subscription_is_not_queued(
+    pg_pool: asyncpg.Pool, gateway: OutboxCommandGateway
+) -> None:
+    await an_active_subscription(pg_pool, "mer_1", "sub_c")
+    outbox_rows = await pg_pool.fetchval("SELECT count(*) FROM outbox")
+    started = time.monotonic()
+    for merchant_id, subscription_id in [("mer_1", "sub_missing"), ("mer_2", "sub_c")]:
+        sent = await gateway.send_to_subscription(
+            cancel_now(subscription_id),
+            subscription_id=subscription_id,
+            merchant_id=merchant_id,
+            timeout=20,
+        )
+        assert sent is None
+    assert time.monotonic() - started < 5  # answered at once, without waiting for an outcome
+    assert await pg_pool.fetchval("SELECT count(*) FROM outbox") == outbox_rows

@@ -7,14 +7,19 @@ ignore what is older than a row, and keep every read scoped to (merchant, custom
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import asyncpg
+import orjson
 import pytest
 
 from billing_events.contract.common import Address, CardSummary, PlanSnapshot
 from billing_events.contract.events import (
+    CancellationScheduled,
+    CommandRejected,
     CustomerProfileUpdated,
     CustomerRegistered,
     InvoiceIssued,
@@ -31,7 +36,7 @@ from billing_events.contract.events import (
 )
 from billing_events.envelope import Envelope, EventData, new_envelope
 from billing_events.postgres import Migration, migrate
-from portal_gateway.adapters.postgres.projector import project
+from portal_gateway.adapters.postgres.projector import channel_for, project
 from portal_gateway.adapters.postgres.read_model import (
     PostgresReadModel,
     _card_row,
@@ -43,6 +48,7 @@ from portal_gateway.adapters.postgres.read_model import (
 from portal_gateway.adapters.postgres.records import subscription_from_row
 from portal_gateway.adapters.postgres.schema import GATEWAY_MIGRATIONS, MIGRATIONS
 from portal_gateway.application.ports import PortalOverview
+from portal_gateway.domain.outcomes import wake_keys
 
 pytestmark = pytest.mark.integration
 
@@ -640,3 +646,151 @@ async def test_a_commands_outcome_is_read_with_the_subscription_it_changed(
     elsewhere = await reads.command_outcome_and_subscription(command_id, "mer_other", "sub_1")
     assert elsewhere is not None
     assert elsewhere[1] is None
+
+
+# --- one statement for history, outcome and notification ------------------------------------
+
+
+class CountingConnection:
+    """A connection counting the statements sent through it."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self.statements = 0
+
+    async def execute(self, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.execute(*args)
+
+    async def fetchval(self, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.fetchval(*args)
+
+    async def fetchrow(self, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.fetchrow(*args)
+
+    async def fetch(self, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.fetch(*args)
+
+
+async def statements_to_project(pool: asyncpg.Pool, envelope: Envelope) -> int:
+    async with pool.acquire() as conn, conn.transaction():
+        counting = CountingConnection(conn)
+        await project(envelope, cast(asyncpg.Connection, counting))
+    return counting.statements
+
+
+def caused_by(command_id: uuid.UUID, data: EventData, stream: str, version: int) -> Envelope:
+    return new_envelope(
+        data,
+        stream_id=stream,
+        stream_version=version,
+        merchant_id=MERCHANT,
+        correlation_id=uuid.uuid4(),
+        causation_id=command_id,
+    )
+
+
+def rejection(command_id: uuid.UUID, code: str, stream: str = "subscription-sub_1") -> Envelope:
+    return caused_by(
+        command_id,
+        CommandRejected(
+            command_id=str(command_id),
+            command_type="CancelSubscription",
+            code=code,
+            message=f"refused: {code}",
+        ),
+        stream,
+        0,
+    )
+
+
+async def test_history_outcome_and_notification_take_one_statement_besides_the_records(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events())
+    created, activated = subscription_events()
+    # History and notification (no command caused it) + the new row.
+    assert await statements_to_project(pg_pool, created) == 2
+    command_id = uuid.uuid4()
+    # History, outcome and notification + the row read for update and its upsert.
+    answered = caused_by(command_id, activated.data, activated.stream_id, 2)
+    assert await statements_to_project(pg_pool, answered) == 3
+    # A rejection is not history and changes no record: outcome and notification alone.
+    assert await statements_to_project(pg_pool, rejection(uuid.uuid4(), "nope")) == 1
+    assert [h.event_type for h in await reads.history("subscription-sub_1")] == [
+        "SubscriptionCreated",
+        "SubscriptionActivated",
+    ]
+    outcome = await reads.command_outcome(command_id)
+    assert outcome is not None
+    assert (outcome.accepted, outcome.event_types) == (True, ("SubscriptionActivated",))
+    detail = await reads.subscription_detail(MERCHANT, "sub_1")
+    assert detail is not None
+    assert (detail.view.status, detail.view.version) == ("active", 2)
+
+
+async def test_a_commands_outcome_accumulates_its_events_and_stays_accepted(
+    pg_pool: asyncpg.Pool, reads: PostgresReadModel
+) -> None:
+    await feed(pg_pool, *customer_events(), *subscription_events())
+    rejected_first, accepted_later = uuid.uuid4(), uuid.uuid4()
+    await feed(pg_pool, rejection(rejected_first, "busy"))
+    outcome = await reads.command_outcome(rejected_first)
+    assert outcome is not None
+    assert (outcome.accepted, outcome.code, outcome.message) == (False, "busy", "refused: busy")
+    scheduled = caused_by(
+        rejected_first,
+        CancellationScheduled(subscription_id="sub_1", cancel_at=T1),
+        "subscription-sub_1",
+        3,
+    )
+    canceled = caused_by(
+        accepted_later,
+        SubscriptionCanceled(subscription_id="sub_1", customer_id="cus_1", canceled_at=T1),
+        "subscription-sub_1",
+        4,
+    )
+    # Redelivered events and a stray rejection after the command was decided.
+    await feed(pg_pool, scheduled, scheduled, canceled, rejection(accepted_later, "late"), canceled)
+    first = await reads.command_outcome(rejected_first)
+    assert first is not None
+    assert (first.accepted, first.code, first.message) == (True, None, None)
+    assert first.event_types == ("CommandRejected", "CancellationScheduled")
+    later = await reads.command_outcome(accepted_later)
+    assert later is not None
+    assert (later.accepted, later.code, later.message) == (True, None, None)
+    assert later.event_types == ("SubscriptionCanceled", "CommandRejected")
+    assert [h.version for h in await reads.history("subscription-sub_1")] == [1, 2, 3, 4]
+
+
+async def test_the_notification_is_delivered_at_commit_only(pg_pool: asyncpg.Pool) -> None:
+    await migrate(pg_pool, MIGRATIONS)
+    received: asyncio.Queue[list[str]] = asyncio.Queue()
+    schema = await pg_pool.fetchval("SELECT current_schema()")
+    command_id = uuid.uuid4()
+    created = caused_by(command_id, subscription_events()[0].data, "subscription-sub_1", 1)
+
+    def on_notification(*args: Any) -> None:
+        received.put_nowait(orjson.loads(args[-1]))
+
+    async with pg_pool.acquire() as listener:
+        await listener.add_listener(channel_for(schema), on_notification)
+        try:
+            async with pg_pool.acquire() as conn:
+                rolled_back = conn.transaction()
+                await rolled_back.start()
+                await project(created, conn)
+                await rolled_back.rollback()
+                async with conn.transaction():
+                    await project(created, conn)
+                    await asyncio.sleep(0.2)
+                    assert received.empty()  # not before the commit
+            keys = await asyncio.wait_for(received.get(), 5)
+        finally:
+            await listener.remove_listener(channel_for(schema), on_notification)
+    assert keys == wake_keys(created)
+    assert f"command:{command_id}" in keys
+    assert received.empty()  # nothing from the rolled back transaction

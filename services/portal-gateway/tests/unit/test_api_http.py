@@ -189,7 +189,9 @@ class World:
         subscription_id: str,
         merchant_id: str,
         timeout: float = 5.0,
-    ) -> tuple[CommandOutcome, SubscriptionDetail | None]:
+    ) -> tuple[CommandOutcome, SubscriptionDetail | None] | None:
+        if (merchant_id, subscription_id) not in self.subscriptions:
+            return None  # like the outbox INSERT that finds no such subscription
         outcome = await self.send(
             command,
             stream_id=ids.subscription_stream(subscription_id),
@@ -1013,6 +1015,38 @@ async def test_a_cancel_not_seen_in_time_answers_202_with_the_subscription(h: Ha
     rejected = await h.client.post(f"/v1/subscriptions/{subscription}/cancel", headers=h.auth())
     assert rejected.status_code == 409, rejected.text
     assert rejected.json()["error"]["code"] == "subscription_canceled"
+
+
+async def test_a_cancel_asks_no_separate_existence_question(h: Harness) -> None:
+    plan, customer, card = await setup_customer_with_card(h)
+    subscription = (
+        await h.client.post(
+            "/v1/subscriptions",
+            json={"customer": customer, "plan": plan, "payment_method": card},
+            headers=h.auth(),
+        )
+    ).json()["id"]
+
+    async def not_asked(merchant_id: str, subscription_id: str) -> bool:
+        raise AssertionError("sending the cancel decides whether the subscription exists")
+
+    h.world.subscription_exists = not_asked  # type: ignore[method-assign]
+    response = await h.client.post(f"/v1/subscriptions/{subscription}/cancel", headers=h.auth())
+    assert response.status_code == 200, response.text
+
+
+async def test_a_cancel_of_an_unknown_subscription_is_404_and_sends_nothing(h: Harness) -> None:
+    sent_before = len(h.world.sent)
+    for subscription in ("sub_missing", "s" * 101):  # the second could not even be sent
+        for body in (None, {"at_period_end": True, "reason": "too_expensive"}):
+            response = await h.client.post(
+                f"/v1/subscriptions/{subscription}/cancel", json=body, headers=h.auth()
+            )
+            assert response.status_code == 404, (subscription, response.text)
+            error = response.json()["error"]
+            assert (error["code"], error["param"]) == ("resource_missing", "id")
+            assert error["message"] == f"No such subscription: {subscription!r}."
+    assert len(h.world.sent) == sent_before
 
 
 async def test_portal_sessions(h: Harness) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from pydantic import ValidationError
+
 from billing_events.contract.commands import (
     AttachPaymentMethod,
     CancelSubscription,
@@ -88,9 +90,12 @@ class Commands(CommandGateway, Protocol):
         subscription_id: str,
         merchant_id: str,
         timeout: float = 5.0,
-    ) -> tuple[CommandOutcome, SubscriptionDetail | None]:
+    ) -> tuple[CommandOutcome, SubscriptionDetail | None] | None:
         """Like ``send`` to the subscription's stream, also answering the subscription as
-        the outcome left it (None if it does not exist); on a timeout, as it is meanwhile."""
+        the outcome left it; on a timeout, as it is meanwhile.
+
+        Sends only if the merchant has the subscription: None, and nothing sent, if not.
+        """
         ...
 
 
@@ -335,15 +340,20 @@ class MerchantApi:
         reason: str | None,
         comment: str | None,
     ) -> SubscriptionDetail:
-        await self._require_subscription(merchant_id, subscription_id)
-        command = CancelSubscription.model_validate(
-            {
-                "subscription_id": subscription_id,
-                "at_period_end": at_period_end,
-                "reason": reason,
-                "comment": comment,
-            }
-        )
+        try:
+            command = CancelSubscription.model_validate(
+                {
+                    "subscription_id": subscription_id,
+                    "at_period_end": at_period_end,
+                    "reason": reason,
+                    "comment": comment,
+                }
+            )
+        except ValidationError:
+            # An unknown subscription is a 404 before anything about the request is judged.
+            await self._require_subscription(merchant_id, subscription_id)
+            raise
+        # Sending checks that the subscription exists: no separate round trip for it.
         return await self._send_to_subscription(command, subscription_id, merchant_id)
 
     async def update_subscription_payment_method(
@@ -417,13 +427,19 @@ class MerchantApi:
     async def _send_to_subscription(
         self, command: EventData, subscription_id: str, merchant_id: str
     ) -> SubscriptionDetail:
-        """Send a command to an existing subscription; answer the subscription it left."""
-        outcome, after = await self._commands.send_to_subscription(
+        """Send a command to an existing subscription; answer the subscription it left.
+
+        A subscription the merchant does not have is a 404, and nothing is sent.
+        """
+        sent = await self._commands.send_to_subscription(
             command,
             subscription_id=subscription_id,
             merchant_id=merchant_id,
             timeout=self._timeouts.command,
         )
+        if sent is None:
+            raise _subscription_missing(subscription_id)
+        outcome, after = sent
         _raise_unless_accepted(outcome, "subscription", subscription_id, after)
         return _found(after, "subscription", subscription_id)
 
@@ -432,7 +448,7 @@ class MerchantApi:
     ) -> None:
         # Existence only: building the whole subscription would be thrown away.
         if not await self._reads.subscription_exists(merchant_id, subscription_id):
-            raise ResourceMissing(f"No such subscription: {subscription_id!r}.", param=param)
+            raise _subscription_missing(subscription_id, param=param)
 
     async def _require_customer(self, merchant_id: str, customer_id: str) -> CustomerView:
         customer = await self._reads.customer(merchant_id, customer_id)
@@ -472,6 +488,10 @@ def _raise_unless_accepted(
             resource=resource,
         )
     raise rejection_error(outcome.code, outcome.message)
+
+
+def _subscription_missing(subscription_id: str, *, param: str = "id") -> ResourceMissing:
+    return ResourceMissing(f"No such subscription: {subscription_id!r}.", param=param)
 
 
 def _found(value: T | None, object_type: str, resource_id: str) -> T:

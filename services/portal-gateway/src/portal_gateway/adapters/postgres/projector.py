@@ -9,13 +9,15 @@ consumer committing while a rebuild runs, leaves the same rows:
   (a stream's events arrive in order: they share the stream id as Kafka key);
 * the history is keyed by (stream, version); command outcomes by command id.
 
-After the writes, ``pg_notify`` names who may be waiting for this event (its command, its
-stream, its correlation); PostgreSQL delivers it when the transaction commits, which is
-exactly when a waiter can see the new state.
+``pg_notify`` names who may be waiting for this event (its command, its stream, its
+correlation); PostgreSQL delivers it when the transaction commits, which is exactly when a
+waiter can see the new state. It is sent in one statement with the history and the outcome,
+before the record writers: being delivered at commit, it needs no place after them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -52,29 +54,81 @@ ProjectFn = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
 
 async def project(envelope: Envelope, conn: asyncpg.Connection) -> None:
     """The consumer handler (``billing_events.consumer.Handler``)."""
-    await _record_history(conn, envelope)
-    await _record_outcome(conn, envelope)
+    history = _history_args(envelope)
+    outcome = _outcome_args(envelope)
+    # The notification goes out with the history and the outcome, before the record writers:
+    # PostgreSQL delivers it at commit, when the writers' changes are visible too.
+    await conn.execute(
+        _HISTORY_OUTCOME_NOTIFY_SQL[(history is not None, outcome is not None)],
+        orjson.dumps(wake_keys(envelope)).decode(),
+        *(history or ()),
+        *(outcome or ()),
+    )
     writer = _WRITERS.get(type(envelope.data))
     if writer is not None:
         await writer(conn, envelope)
-    await conn.execute(
-        f"SELECT pg_notify({channel_sql()}, $1)", orjson.dumps(wake_keys(envelope)).decode()
-    )
 
 
-# --- history and outcomes ---------------------------------------------------------------
+# --- history, outcomes and the notification: one statement --------------------------------
+
+_HISTORY_INSERT = """
+    INSERT INTO stream_events (stream_id, stream_version, event_id, merchant_id, event_type,
+        schema_version, occurred_at, correlation_id, causation_id, data)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT DO NOTHING
+"""
+
+# A command that caused events stays accepted even if a stray rejection follows (a
+# redelivered command decided again); event types accumulate without duplicates.
+_OUTCOME_UPSERT = """
+    INSERT INTO command_outcomes (command_id, merchant_id, stream_id, accepted, code, message,
+        event_types)
+    VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$7::text])
+    ON CONFLICT (command_id) DO UPDATE SET
+        accepted = command_outcomes.accepted OR excluded.accepted,
+        code = CASE WHEN command_outcomes.accepted OR excluded.accepted THEN NULL
+                    ELSE excluded.code END,
+        message = CASE WHEN command_outcomes.accepted OR excluded.accepted THEN NULL
+                       ELSE excluded.message END,
+        event_types = CASE WHEN $7 = ANY (command_outcomes.event_types)
+                           THEN command_outcomes.event_types
+                           ELSE command_outcomes.event_types || $7::text END
+"""
+
+_HISTORY_PARAMETERS = 10
+_PARAMETER = re.compile(r"\$(\d+)")
 
 
-async def _record_history(conn: asyncpg.Connection, envelope: Envelope) -> None:
+def _shifted(sql: str, by: int) -> str:
+    """``sql`` with its parameters renumbered from ``$1 + by``."""
+    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + by}", sql)
+
+
+def _history_outcome_notify_sql(*, history: bool, outcome: bool) -> str:
+    """One statement: the history insert and the outcome upsert (each if wanted) as
+    data-modifying CTEs, which run to completion even though nothing reads them, and the
+    notification. Parameters: $1 the wake-up keys, then the history's, then the outcome's."""
+    ctes = []
+    if history:
+        ctes.append(f"history AS ({_shifted(_HISTORY_INSERT, 1)})")
+    if outcome:
+        shift = 1 + (_HISTORY_PARAMETERS if history else 0)
+        ctes.append(f"outcome AS ({_shifted(_OUTCOME_UPSERT, shift)})")
+    with_clause = f"WITH {', '.join(ctes)}\n" if ctes else ""
+    return f"{with_clause}SELECT pg_notify({channel_sql()}, $1)"
+
+
+_HISTORY_OUTCOME_NOTIFY_SQL: dict[tuple[bool, bool], str] = {
+    (history, outcome): _history_outcome_notify_sql(history=history, outcome=outcome)
+    for history in (True, False)
+    for outcome in (True, False)
+}
+
+
+def _history_args(envelope: Envelope) -> tuple[object, ...] | None:
     if envelope.stream_version < 1 or isinstance(envelope.data, ev.CommandRejected):
-        return  # not part of the stream: a rejection is published without being stored
-    await conn.execute(
-        """
-        INSERT INTO stream_events (stream_id, stream_version, event_id, merchant_id, event_type,
-            schema_version, occurred_at, correlation_id, causation_id, data)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ON CONFLICT DO NOTHING
-        """,
+        return None  # not part of the stream: a rejection is published without being stored
+    return (
         envelope.stream_id,
         envelope.stream_version,
         envelope.event_id,
@@ -88,27 +142,11 @@ async def _record_history(conn: asyncpg.Connection, envelope: Envelope) -> None:
     )
 
 
-async def _record_outcome(conn: asyncpg.Connection, envelope: Envelope) -> None:
+def _outcome_args(envelope: Envelope) -> tuple[object, ...] | None:
     outcome = outcome_of(envelope)
     if outcome is None:
-        return
-    # A command that caused events stays accepted even if a stray rejection follows (a
-    # redelivered command decided again); event types accumulate without duplicates.
-    await conn.execute(
-        """
-        INSERT INTO command_outcomes (command_id, merchant_id, stream_id, accepted, code, message,
-            event_types)
-        VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$7::text])
-        ON CONFLICT (command_id) DO UPDATE SET
-            accepted = command_outcomes.accepted OR excluded.accepted,
-            code = CASE WHEN command_outcomes.accepted OR excluded.accepted THEN NULL
-                        ELSE excluded.code END,
-            message = CASE WHEN command_outcomes.accepted OR excluded.accepted THEN NULL
-                           ELSE excluded.message END,
-            event_types = CASE WHEN $7 = ANY (command_outcomes.event_types)
-                               THEN command_outcomes.event_types
-                               ELSE command_outcomes.event_types || $7::text END
-        """,
+        return None
+    return (
         outcome.command_id,
         envelope.merchant_id,
         envelope.stream_id,
