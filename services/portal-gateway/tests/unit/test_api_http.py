@@ -490,6 +490,19 @@ async def setup_customer_with_card(h: Harness, merchant: str = "acme") -> tuple[
     return plan["id"], customer["id"], card["id"]
 
 
+async def new_subscription(h: Harness) -> str:
+    """An active subscription of acme's, its customer paying with a card."""
+    plan, customer, card = await setup_customer_with_card(h)
+    response = await h.client.post(
+        "/v1/subscriptions",
+        json={"customer": customer, "plan": plan, "payment_method": card},
+        headers=h.auth(),
+    )
+    assert response.status_code == 200, response.text
+    subscription: str = response.json()["id"]
+    return subscription
+
+
 # --- authentication ---------------------------------------------------------------------
 
 
@@ -941,14 +954,7 @@ async def test_a_card_switch_to_a_card_the_customer_lacks_is_404_before_sending(
 
 
 async def test_cancel_and_events(h: Harness) -> None:
-    plan, customer, card = await setup_customer_with_card(h)
-    subscription = (
-        await h.client.post(
-            "/v1/subscriptions",
-            json={"customer": customer, "plan": plan, "payment_method": card},
-            headers=h.auth(),
-        )
-    ).json()["id"]
+    subscription = await new_subscription(h)
     response = await h.client.post(
         f"/v1/subscriptions/{subscription}/cancel",
         json={"at_period_end": False, "reason": "too_expensive"},
@@ -973,14 +979,7 @@ async def test_cancel_and_events(h: Harness) -> None:
 
 
 async def test_a_cancel_reads_the_subscription_once_for_its_answer(h: Harness) -> None:
-    plan, customer, card = await setup_customer_with_card(h)
-    subscription = (
-        await h.client.post(
-            "/v1/subscriptions",
-            json={"customer": customer, "plan": plan, "payment_method": card},
-            headers=h.auth(),
-        )
-    ).json()["id"]
+    subscription = await new_subscription(h)
     detail_reads = 0
     read_detail = h.world.subscription_detail
 
@@ -998,14 +997,7 @@ async def test_a_cancel_reads_the_subscription_once_for_its_answer(h: Harness) -
 
 
 async def test_a_cancel_not_seen_in_time_answers_202_with_the_subscription(h: Harness) -> None:
-    plan, customer, card = await setup_customer_with_card(h)
-    subscription = (
-        await h.client.post(
-            "/v1/subscriptions",
-            json={"customer": customer, "plan": plan, "payment_method": card},
-            headers=h.auth(),
-        )
-    ).json()["id"]
+    subscription = await new_subscription(h)
     h.world.mode = "timeout"
     response = await h.client.post(f"/v1/subscriptions/{subscription}/cancel", headers=h.auth())
     assert response.status_code == 202, response.text
@@ -1018,14 +1010,7 @@ async def test_a_cancel_not_seen_in_time_answers_202_with_the_subscription(h: Ha
 
 
 async def test_a_cancel_asks_no_separate_existence_question(h: Harness) -> None:
-    plan, customer, card = await setup_customer_with_card(h)
-    subscription = (
-        await h.client.post(
-            "/v1/subscriptions",
-            json={"customer": customer, "plan": plan, "payment_method": card},
-            headers=h.auth(),
-        )
-    ).json()["id"]
+    subscription = await new_subscription(h)
 
     async def not_asked(merchant_id: str, subscription_id: str) -> bool:
         raise AssertionError("sending the cancel decides whether the subscription exists")
@@ -1154,14 +1139,7 @@ async def test_an_oversized_body_with_a_key_is_refused_before_anything_runs(h: H
 
 
 async def test_a_cancel_without_a_body_cancels_now(h: Harness) -> None:
-    plan, customer, card = await setup_customer_with_card(h)
-    subscription = (
-        await h.client.post(
-            "/v1/subscriptions",
-            json={"customer": customer, "plan": plan, "payment_method": card},
-            headers=h.auth(),
-        )
-    ).json()["id"]
+    subscription = await new_subscription(h)
     response = await h.client.post(f"/v1/subscriptions/{subscription}/cancel", headers=h.auth())
     assert response.status_code == 200, response.text
     command = h.world.sent[-1][0]
