@@ -35,38 +35,20 @@ class PostgresProjection:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def merchant(self, merchant_id: str) -> MerchantProfile | None:
-        row = await self._conn.fetchrow(
-            "SELECT merchant_id, name, support_email, logo_url, brand_color "
-            "FROM merchants WHERE merchant_id = $1",
-            merchant_id,
-        )
-        return MerchantProfile(**dict(row)) if row else None
-
     async def customer(self, merchant_id: str, customer_id: str) -> CustomerProfile | None:
         row = await self._conn.fetchrow(
-            "SELECT customer_id, email, name, locale FROM customers "
+            f"SELECT {', '.join(_CUSTOMER_COLUMNS)} FROM customers "
             "WHERE merchant_id = $1 AND customer_id = $2",
             merchant_id,
             customer_id,
         )
         return CustomerProfile(**dict(row)) if row else None
 
-    async def invoice(self, merchant_id: str, invoice_id: str) -> InvoiceRecord | None:
-        row = await self._conn.fetchrow(
-            "SELECT invoice_id, number, customer_id, subscription_id, currency, amount_due, "
-            "issued_at, plan_name, period_start, period_end, lines FROM invoices "
-            "WHERE merchant_id = $1 AND invoice_id = $2",
-            merchant_id,
-            invoice_id,
-        )
-        return None if row is None else _invoice(dict(row))
-
     async def subscription(
         self, merchant_id: str, subscription_id: str
     ) -> SubscriptionRecord | None:
         row = await self._conn.fetchrow(
-            "SELECT subscription_id, customer_id, plan_id, plan_name FROM subscriptions "
+            f"SELECT {', '.join(_SUBSCRIPTION_COLUMNS)} FROM subscriptions "
             "WHERE merchant_id = $1 AND subscription_id = $2",
             merchant_id,
             subscription_id,
