@@ -21,7 +21,6 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
-    Template,
     pass_context,
     select_autoescape,
 )
@@ -29,7 +28,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 from notifications.domain.locale import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
-from notifications.domain.mail import MailKind, MailRequest
+from notifications.domain.mail import MailRequest
 from notifications.domain.message import RenderedMail
 from notifications.templates import DOMAIN, LOCALES_DIR, TEMPLATES_DIR
 
@@ -119,33 +118,18 @@ class JinjaMailRenderer:
             language: make_environment(load_catalog(language, locales_dir), templates_dir)
             for language in languages
         }
-        self._compiled: dict[tuple[str, MailKind], tuple[Template, Template, Template]] = {}
 
     def render(self, request: MailRequest) -> RenderedMail:
-        language = request.locale.language
-        if language not in self._environments:
-            language = DEFAULT_LANGUAGE
-        subject_template, text_template, html_template = self._templates(language, request.kind)
+        # Jinja keeps each compiled template (and, auto_reload off, never stats it again).
+        env = (
+            self._environments.get(request.locale.language) or self._environments[DEFAULT_LANGUAGE]
+        )
+        name = request.kind.value
         context = self._context(request)
-        subject = subject_template.render(context).strip()
-        text = text_template.render(context)
-        html = html_template.render({**context, "subject": subject})
+        subject = env.get_template(f"{name}.subject.txt").render(context).strip()
+        text = env.get_template(f"{name}.txt").render(context)
+        html = env.get_template(f"{name}.html").render({**context, "subject": subject})
         return RenderedMail(subject=subject, text=_tidy_text(text), html=html)
-
-    def _templates(self, language: str, kind: MailKind) -> tuple[Template, Template, Template]:
-        """The subject, text and HTML templates of ``kind``, compiled once per language."""
-        key = (language, kind)
-        templates = self._compiled.get(key)
-        if templates is None:
-            env = self._environments[language]
-            name = kind.value
-            templates = (
-                env.get_template(f"{name}.subject.txt"),
-                env.get_template(f"{name}.txt"),
-                env.get_template(f"{name}.html"),
-            )
-            self._compiled[key] = templates
-        return templates
 
     @staticmethod
     def _context(request: MailRequest) -> dict[str, Any]:
