@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+import itertools
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,7 +43,7 @@ from typing import Any, Literal
 
 import asyncpg
 import structlog
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -205,6 +207,20 @@ def _plain_token(value: str | None) -> str | None:
     return value if value is not None and _PLAIN_TOKEN.match(value) else None
 
 
+async def _wait_for_batch(
+    consumer: AIOKafkaConsumer, *, max_records: int, timeout_ms: int
+) -> tuple[ConsumerRecord[Any, Any], ...]:
+    """The next batch of fetched records, or none after ``timeout_ms``.
+
+    Stands in for FastStream's batch poll, which sleeps its whole timeout again after every
+    empty poll: a message arriving meanwhile waited for the sleep to end, and an idle consumer
+    woke twice per timeout. ``getmany`` returns as soon as a fetch brings records, so a long
+    timeout adds no latency and an idle consumer wakes about once per ``timeout_ms``.
+    """
+    records = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+    return tuple(itertools.chain.from_iterable(records.values()))
+
+
 class IdempotentConsumer:
     """Runs ``handler`` once per envelope, in one transaction with the envelope's inbox row.
 
@@ -248,7 +264,7 @@ class IdempotentConsumer:
         heartbeat_interval_ms: int = 3_000,
         fetch_max_wait_ms: int = 50,
         max_batch: int = 100,
-        batch_wait_ms: int = 10,
+        idle_wait_ms: int = 1_000,
     ) -> BatchSubscriber:
         """Subscribe to ``topics`` in consumer group ``group_id``; call before the broker starts.
 
@@ -262,18 +278,20 @@ class IdempotentConsumer:
         soon as data is there either way, so it only costs a few idle polls a second.
 
         Up to ``max_batch`` messages already fetched are handled in one transaction. An idle
-        subscriber sleeps ``batch_wait_ms`` between empty polls (FastStream's batch loop does),
-        which bounds the latency that adds to a message arriving while it sleeps.
+        subscriber waits up to ``idle_wait_ms`` for the next one and wakes as soon as a fetch
+        brings it (see :func:`_wait_for_batch`).
         """
         if not topics:
             raise ValueError("attach() needs at least one topic")
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if idle_wait_ms < 1:
+            raise ValueError("idle_wait_ms must be at least 1")
         subscriber = broker.subscriber(
             *topics,
             batch=True,
             max_records=max_batch,
-            batch_timeout_ms=batch_wait_ms,
+            batch_timeout_ms=idle_wait_ms,
             group_id=group_id,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset=auto_offset_reset,
@@ -285,6 +303,9 @@ class IdempotentConsumer:
             title=f"{self.name}:{','.join(topics)}",
         )
         subscriber(self.on_batch)
+        subscriber.get_msg = functools.partial(  # type: ignore[method-assign]
+            _wait_for_batch, max_records=max_batch, timeout_ms=idle_wait_ms
+        )
         return subscriber
 
     async def on_batch(self, message: KafkaMessage) -> None:

@@ -5,8 +5,9 @@ Writers put messages in the ``outbox`` table in the same transaction as their st
 order as the event store (see ``store``), publishes each message keyed by its stream id and
 records how far it got only after the broker acknowledged. Killed at any instant, it restarts
 from the last recorded point: messages may be published twice, never lost, and one key's
-messages keep their order. One relay per schema is active at a time (an advisory lock); others
-wait as standbys.
+messages keep their order. A trigger on the outbox notifies the relay when a writer commits, so
+it publishes at once and an idle relay polls only now and then. One relay per schema is active
+at a time (an advisory lock); others wait as standbys.
 """
 
 from __future__ import annotations
@@ -153,6 +154,9 @@ ORDER BY transaction_id, position
 LIMIT $3
 """
 
+# The channel the outbox's trigger notifies (``store.OUTBOX_WAKE_SQL``): one per outbox table.
+_WAKE_CHANNEL_SQL = "SELECT 'outbox_' || 'outbox'::regclass::oid::text"
+
 _SAVE_CHECKPOINT_SQL = """
 INSERT INTO outbox_checkpoints (relay, transaction_id, position, published, updated_at)
 VALUES ($1, $2::text::xid8, $3, $4, now())
@@ -187,7 +191,8 @@ class OutboxRelay:
         *,
         name: str = "default",
         batch_size: int = 1000,
-        idle_poll_interval: float = 0.02,
+        idle_poll_interval: float = 1.0,
+        first_retry_interval: float = 0.001,
         prune_interval: float = 5.0,
         producer: AIOKafkaProducer | None = None,
         on_published: OnPublished | None = None,
@@ -196,6 +201,9 @@ class OutboxRelay:
         self._name = name
         self._batch_size = batch_size
         self._idle = idle_poll_interval
+        self._first_retry = first_retry_interval
+        self._woken = asyncio.Event()
+        self._notified_transaction = 0
         self._prune_interval = prune_interval
         self._producer = producer or kafka_producer(bootstrap_servers, f"outbox-relay-{name}")
         self._stopping = asyncio.Event()
@@ -215,6 +223,7 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._woken.set()
 
     async def run(self) -> None:
         """Publish until :meth:`stop`; returns after the current batch is acknowledged."""
@@ -226,11 +235,14 @@ class OutboxRelay:
                 self._lock_key = f"outbox-relay:{schema}:{self._name}"
                 if not await self._wait_for_lock(lock_conn):
                     return
+                channel = await lock_conn.fetchval(_WAKE_CHANNEL_SQL)
+                await lock_conn.add_listener(channel, self._on_notification)
                 try:
                     self._active = True
                     await self._publish_loop()
                 finally:
                     self._active = False
+                    await lock_conn.remove_listener(channel, self._on_notification)
                     await lock_conn.execute(
                         "SELECT pg_advisory_unlock(hashtext($1))", self._lock_key
                     )
@@ -244,10 +256,28 @@ class OutboxRelay:
             await self._sleep(1.0)
         return False
 
+    def _on_notification(
+        self, _conn: asyncpg.Connection, _pid: int, _channel: str, payload: str
+    ) -> None:
+        if payload.isdigit():
+            self._notified_transaction = max(self._notified_transaction, int(payload))
+        self._woken.set()
+
     async def _publish_loop(self) -> None:
+        """Fetch and publish until stopped, waking when a writer commits.
+
+        A committed transaction's rows become visible to the fetch only once every transaction
+        older than it has ended (see ``_FETCH_SQL``), which can be a moment after its wake-up
+        arrives. While a notified transaction is still ahead of the position, polls repeat at
+        doubling intervals from ``first_retry_interval``; past ``idle_poll_interval`` the relay
+        falls back to polling at that interval, which also covers a lost wake-up.
+        """
         position = await self._load_checkpoint()
         last_prune = time.monotonic()
+        retry_in = 0.0
+        given_up_on = 0  # a notified transaction left to the fallback poll
         while not self._stopping.is_set():
+            self._woken.clear()
             batch = await self._fetch(position)
             if batch:
                 await self._publish(batch)
@@ -257,10 +287,21 @@ class OutboxRelay:
             if time.monotonic() - last_prune > self._prune_interval:
                 await self._prune(position)
                 last_prune = time.monotonic()
-            if not batch:
-                # Only an empty poll waits: right after a publish, whatever was committed
-                # meanwhile goes out at once instead of after a full idle interval.
-                await self._sleep(self._idle)
+            if batch:
+                # Whatever was committed meanwhile goes out at once.
+                retry_in = 0.0
+            elif self._notified_transaction > max(position.transaction_id, given_up_on):
+                retry_in = min(2 * retry_in or self._first_retry, self._idle)
+                if retry_in == self._idle:
+                    given_up_on = self._notified_transaction
+                await self._wait_for_wake(retry_in)
+            else:
+                retry_in = 0.0
+                await self._wait_for_wake(self._idle)
+
+    async def _wait_for_wake(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._woken.wait(), seconds)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

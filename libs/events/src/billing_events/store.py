@@ -115,9 +115,24 @@ CREATE TABLE IF NOT EXISTS outbox_checkpoints (
 );
 """
 
+# Wakes the relay (see ``outbox.OutboxRelay``) when a transaction that queued messages commits.
+# Once per statement, not per row: a batch append pays for one call. The payload names the
+# transaction, so the relay can tell whether its rows are visible to it yet.
+OUTBOX_WAKE_SQL = """
+CREATE OR REPLACE FUNCTION outbox_wake_relay() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('outbox_' || TG_RELID::text, pg_current_xact_id()::text);
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER outbox_wake_relay AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_wake_relay();
+"""
+
 MIGRATIONS = [
     Migration("event_store", 1, EVENT_STORE_SQL),
     Migration("outbox", 1, OUTBOX_SQL),
+    Migration("outbox", 2, OUTBOX_WAKE_SQL),
 ]
 
 _COLUMNS = (

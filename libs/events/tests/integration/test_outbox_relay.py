@@ -162,3 +162,55 @@ async def test_relay_killed_mid_flight_loses_nothing_and_keeps_stream_order(
             first_seen[body["stream_id"]].append(body["stream_version"])
     for stream, versions in first_seen.items():
         assert versions == list(range(1, per_stream + 1)), f"{stream} out of order"
+
+
+@contextlib.asynccontextmanager
+async def idle_relay(pool: asyncpg.Pool, bootstrap: str) -> AsyncIterator[OutboxRelay]:
+    """A running relay past its first, empty poll, whose fallback poll is a minute away."""
+    relay = OutboxRelay(pool, bootstrap, idle_poll_interval=60)
+    task = asyncio.create_task(relay.run())
+    try:
+        for _ in range(200):
+            if relay.active:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        yield relay
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_commit_wakes_an_idle_relay(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool, kafka_bootstrap: str, topic_name: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, [Topic(topic_name, 1)])
+    async with (
+        consumer_of(kafka_bootstrap, topic_name) as consumer,
+        idle_relay(pg_pool, kafka_bootstrap),
+    ):
+        await store.append("test-w1", 0, [noted(1)])
+        received = await collect(consumer, until=1, timeout=20)
+
+    assert [b["stream_id"] for b in received] == ["test-w1"]
+
+
+async def test_a_woken_relay_waits_for_rows_an_older_transaction_hides(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool, kafka_bootstrap: str, topic_name: str
+) -> None:
+    # An older transaction still open keeps the newer commit out of the relay's fetch (it
+    # reads below the snapshot's xmin), and its own end notifies nobody: the relay must look
+    # again after its wake-up found nothing.
+    await ensure_topics(kafka_bootstrap, [Topic(topic_name, 1)])
+    async with (
+        consumer_of(kafka_bootstrap, topic_name) as consumer,
+        idle_relay(pg_pool, kafka_bootstrap),
+        pg_pool.acquire() as older,
+    ):
+        async with older.transaction():
+            await older.fetchval("SELECT pg_current_xact_id()")
+            await store.append("test-w2", 0, [noted(2)])
+            await asyncio.sleep(0.3)
+        received = await collect(consumer, until=1, timeout=20)
+
+    assert [b["stream_id"] for b in received] == ["test-w2"]

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+import anyio
 import pytest
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.message import KafkaAckableMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from billing_events import dead_letter as dl
 from billing_events.consumer import IdempotentConsumer, without_connection
@@ -226,3 +228,56 @@ def test_attach_needs_a_topic() -> None:
 
 async def _noop(_env: Envelope) -> None:
     return None
+
+
+@dataclass
+class _PolledConsumer:
+    """Answers ``getmany`` with ``batches`` in turn, then with nothing; records the calls."""
+
+    batches: list[dict[str, list[str]]]
+    calls: list[dict[str, int]] = field(default_factory=list)
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[str, list[str]]:
+        self.calls.append({"timeout_ms": timeout_ms, "max_records": max_records})
+        return self.batches.pop(0) if self.batches else {}
+
+
+def _attached(*, max_batch: int = 100, idle_wait_ms: int = 1_000) -> BatchSubscriber:
+    consumer = IdempotentConsumer(
+        _Pool([True]), EventRegistry(), "unit", without_connection(_noop), FakeDeadLetters()
+    )
+    return consumer.attach(
+        KafkaBroker("localhost:1"),
+        TOPIC,
+        group_id="g",
+        max_batch=max_batch,
+        idle_wait_ms=idle_wait_ms,
+    )
+
+
+async def test_a_poll_hands_over_every_partitions_records_in_one_batch() -> None:
+    subscriber = _attached(max_batch=7, idle_wait_ms=900)
+    polled = _PolledConsumer([{"p0": ["a", "b"], "p1": ["c"]}])
+
+    batch = await subscriber.get_msg(polled)
+
+    assert batch == ("a", "b", "c")
+    assert polled.calls == [{"timeout_ms": 900, "max_records": 7}]
+
+
+async def test_an_empty_poll_returns_at_once_for_the_next_poll() -> None:
+    # FastStream's own batch poll sleeps its timeout again after an empty poll; a message
+    # arriving during that sleep waited for it. The next poll must start straight away.
+    subscriber = _attached(idle_wait_ms=60_000)
+    polled = _PolledConsumer([])
+
+    with anyio.fail_after(5):
+        assert await subscriber.get_msg(polled) == ()
+
+    assert len(polled.calls) == 1
+
+
+@pytest.mark.parametrize("options", [{"max_batch": 0}, {"idle_wait_ms": 0}])
+def test_attach_rejects_a_batch_or_wait_below_one(options: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        _attached(**options)
