@@ -27,7 +27,7 @@ from billing_events.envelope import Envelope, EventData, new_envelope
 from billing_events.outbox import OutboxRelay
 from billing_events.postgres import migrate
 from portal_gateway.adapters.command_gateway import OutboxCommandGateway
-from portal_gateway.adapters.postgres.projector import project
+from portal_gateway.adapters.postgres.projector import NOTIFY_CHANNEL_PREFIX, project
 from portal_gateway.adapters.postgres.read_model import PostgresReadModel
 from portal_gateway.adapters.postgres.schema import MIGRATIONS
 from portal_gateway.adapters.postgres.signals import ProjectionSignals
@@ -318,6 +318,32 @@ async def test_waiters_poll_often_only_while_nothing_listens(pg_pool: asyncpg.Po
         waiting.cancel()
     finally:
         await listener.stop()
+
+
+async def test_what_a_block_caused_is_first_read_after_its_notification(
+    signals: ProjectionSignals, pg_pool: asyncpg.Pool
+) -> None:
+    """Watched since before it was caused (a command just sent), an outcome cannot be there
+    before its notification: the wait does not spend a read that could only come up empty."""
+    checks: list[str] = []
+    projected: list[str] = []
+
+    async def outcome() -> str | None:
+        checks.append("read")
+        return projected[0] if projected else None
+
+    with signals.watch(["command:c1"]) as woken:
+        waiting = asyncio.create_task(signals.wait_for((), outcome, 20, watching=woken))
+        await asyncio.sleep(0.3)
+        assert checks == []
+        projected.append("accepted")
+        schema = await pg_pool.fetchval("SELECT current_schema()")
+        await pg_pool.execute(
+            "SELECT pg_notify($1, $2)", f"{NOTIFY_CHANNEL_PREFIX}{schema}", '["command:c1"]'
+        )
+        assert await asyncio.wait_for(waiting, 10) == "accepted"
+
+    assert checks == ["read"]
 
 
 # --- commands answered with their subscription ---------------------------------------------------

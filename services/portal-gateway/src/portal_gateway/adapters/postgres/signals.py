@@ -127,15 +127,25 @@ class ProjectionSignals:
         block (sending a command): watching before sending cannot miss the notification.
         """
         if watching is not None:
-            return await self._wait(watching, check, timeout)
+            # Watched since before it was caused: while notifications arrive, nothing can be
+            # found before one does, so the check that would only come up empty is skipped.
+            return await self._wait(watching, check, timeout, check_at_once=not self.listening)
         with self.watch(keys) as event:
             return await self._wait(event, check, timeout)
 
     async def _wait(
-        self, event: asyncio.Event, check: Callable[[], Awaitable[T | None]], timeout: float
+        self,
+        event: asyncio.Event,
+        check: Callable[[], Awaitable[T | None]],
+        timeout: float,
+        *,
+        check_at_once: bool = True,
     ) -> T | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        if not check_at_once:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(timeout, self._listening_recheck))
         while True:
             # Cleared before checking: a notification during the check wakes the next wait.
             event.clear()
