@@ -116,8 +116,9 @@ CREATE TABLE IF NOT EXISTS outbox_checkpoints (
 """
 
 # Wakes the relay (see ``outbox.OutboxRelay``) when a transaction that queued messages commits.
-# Once per statement, not per row: a batch append pays for one call. The payload names the
-# transaction, so the relay can tell whether its rows are visible to it yet.
+# Once per statement, not per row: a batch append pays for one call (a conditional insert
+# that queued nothing costs the relay a few empty fetches). The payload names the transaction,
+# so the relay can tell whether its rows are visible to it yet.
 OUTBOX_WAKE_SQL = """
 CREATE OR REPLACE FUNCTION outbox_wake_relay() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
