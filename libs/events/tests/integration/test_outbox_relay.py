@@ -165,30 +165,31 @@ async def test_relay_killed_mid_flight_loses_nothing_and_keeps_stream_order(
 
 
 @contextlib.asynccontextmanager
-async def idle_relay(pool: asyncpg.Pool, bootstrap: str) -> AsyncIterator[OutboxRelay]:
-    """A running relay past its first, empty poll, whose fallback poll is a minute away."""
+async def behind_an_idle_relay(
+    pool: asyncpg.Pool, bootstrap: str, topic: str
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer of ``topic`` and a running relay past its first, empty poll, whose fallback
+    poll is a minute away: what reaches the consumer soon was woken for."""
+    await ensure_topics(bootstrap, [Topic(topic, 1)])
     relay = OutboxRelay(pool, bootstrap, idle_poll_interval=60)
-    task = asyncio.create_task(relay.run())
-    try:
-        for _ in range(200):
-            if relay.active:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
-        yield relay
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, 10)
+    async with consumer_of(bootstrap, topic) as consumer:
+        task = asyncio.create_task(relay.run())
+        try:
+            for _ in range(200):
+                if relay.active:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+            yield consumer
+        finally:
+            relay.stop()
+            await asyncio.wait_for(task, 10)
 
 
 async def test_a_commit_wakes_an_idle_relay(
     store: PostgresEventStore, pg_pool: asyncpg.Pool, kafka_bootstrap: str, topic_name: str
 ) -> None:
-    await ensure_topics(kafka_bootstrap, [Topic(topic_name, 1)])
-    async with (
-        consumer_of(kafka_bootstrap, topic_name) as consumer,
-        idle_relay(pg_pool, kafka_bootstrap),
-    ):
+    async with behind_an_idle_relay(pg_pool, kafka_bootstrap, topic_name) as consumer:
         await store.append("test-w1", 0, [noted(1)])
         received = await collect(consumer, until=1, timeout=20)
 
@@ -201,10 +202,8 @@ async def test_a_woken_relay_waits_for_rows_an_older_transaction_hides(
     # An older transaction still open keeps the newer commit out of the relay's fetch (it
     # reads below the snapshot's xmin), and its own end notifies nobody: the relay must look
     # again after its wake-up found nothing.
-    await ensure_topics(kafka_bootstrap, [Topic(topic_name, 1)])
     async with (
-        consumer_of(kafka_bootstrap, topic_name) as consumer,
-        idle_relay(pg_pool, kafka_bootstrap),
+        behind_an_idle_relay(pg_pool, kafka_bootstrap, topic_name) as consumer,
         pg_pool.acquire() as older,
     ):
         async with older.transaction():
