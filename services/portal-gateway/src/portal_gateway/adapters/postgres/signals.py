@@ -124,7 +124,8 @@ class ProjectionSignals:
         until it returns something, or ``timeout`` seconds pass (then None).
 
         Pass ``watching`` from :meth:`watch` when the thing awaited is caused inside the
-        block (sending a command): watching before sending cannot miss the notification.
+        block (sending a command): watching before sending cannot miss the notification, and
+        while the listener is up the first check waits for it.
         """
         if watching is not None:
             # Watched since before it was caused: while notifications arrive, nothing can be
