@@ -30,8 +30,10 @@ HOLD_64_MIB_AND_SPIN = (
     "block = bytearray(64 * 2**20)\n"
     "for i in range(0, len(block), 4096): block[i] = 1\n"
     "print('ready', flush=True)\n"
-    "end = time.monotonic() + float(sys.argv[1])\n"
-    "while time.monotonic() < end: pass\n"
+    "sys.stdin.readline()\n"
+    "end = time.process_time() + float(sys.argv[1])\n"
+    "while time.process_time() < end: pass\n"
+    "print('spun', flush=True)\n"
     "time.sleep(60)\n"
 )
 
@@ -45,7 +47,12 @@ SPIN_THEN_SLEEP = (
 @pytest.fixture
 async def child() -> AsyncIterator[asyncio.subprocess.Process]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HOLD_64_MIB_AND_SPIN, "0.6", stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-c",
+        HOLD_64_MIB_AND_SPIN,
+        "0.6",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
     assert process.stdout is not None
     assert await process.stdout.readline() == b"ready\n"
@@ -58,12 +65,17 @@ async def test_memory_and_cpu_count_the_children(child: asyncio.subprocess.Proce
     me = os.getpid()
     assert child.pid in process_tree()[me]
     cpu_before = cpu_seconds(me, process_tree())
-    await asyncio.sleep(1.0)  # the child spins for 0.6 s of it
+    # Told to go, the child spins until it has used 0.6 s of CPU, however busy the machine is.
+    assert child.stdin is not None
+    assert child.stdout is not None
+    child.stdin.write(b"go\n")
+    await child.stdin.drain()
+    assert await asyncio.wait_for(child.stdout.readline(), 60) == b"spun\n"
     tree = process_tree()
     assert resident_mib(child.pid, tree) >= 64
     assert resident_mib(me, tree) >= resident_mib(me, {}) + 64  # {}: without the children
-    # At least part of the spin, even on a machine busy with something else.
-    assert cpu_seconds(me, tree) - cpu_before >= 0.1
+    # The whole spin, give or take a clock tick of rounding.
+    assert cpu_seconds(me, tree) - cpu_before >= 0.55
 
 
 async def test_cores_in_use_is_per_service() -> None:
