@@ -253,7 +253,7 @@ class OutboxRelay:
         while not self._stopping.is_set():
             if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
                 return True
-            await self._sleep(1.0)
+            await _wait_at_most(self._stopping, 1.0)
         return False
 
     def _on_notification(
@@ -294,18 +294,10 @@ class OutboxRelay:
                 retry_in = min(2 * retry_in or self._first_retry, self._idle)
                 if retry_in == self._idle:
                     given_up_on = self._notified_transaction
-                await self._wait_for_wake(retry_in)
+                await _wait_at_most(self._woken, retry_in)
             else:
                 retry_in = 0.0
-                await self._wait_for_wake(self._idle)
-
-    async def _wait_for_wake(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._woken.wait(), seconds)
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+                await _wait_at_most(self._woken, self._idle)
 
     async def _load_checkpoint(self) -> Position:
         row = await self._pool.fetchrow(
@@ -360,6 +352,12 @@ class OutboxRelay:
 
     async def lag(self) -> RelayLag:
         return await relay_lag(self._pool, self._name)
+
+
+async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:
+    """Until ``event`` is set or ``seconds`` have passed, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
 
 
 async def relay_lag(pool: asyncpg.Pool, name: str = "default") -> RelayLag:
