@@ -207,18 +207,57 @@ def _plain_token(value: str | None) -> str | None:
     return value if value is not None and _PLAIN_TOKEN.match(value) else None
 
 
-async def _wait_for_batch(
-    consumer: AIOKafkaConsumer, *, max_records: int, timeout_ms: int
-) -> tuple[ConsumerRecord[Any, Any], ...]:
-    """The next batch of fetched records, or none after ``timeout_ms``.
+class OffsetCommits:
+    """When a subscriber commits its offsets: at most once per ``interval``, and before it
+    waits idle for more.
 
-    Stands in for FastStream's batch poll, which sleeps its whole timeout again after every
-    empty poll: a message arriving meanwhile waited for the sleep to end, and an idle consumer
-    woke twice per timeout. ``getmany`` returns as soon as a fetch brings records, so a long
-    timeout adds no latency and an idle consumer wakes about once per ``timeout_ms``.
+    A commit is a broker round trip that the next batch would wait for: under load, one per
+    batch made every hop of a message through the system a little longer. Deferring one costs
+    at most ``interval`` of messages seen again after a rebalance or a restart, which the
+    inbox turns into duplicates. A commit takes every
+    position consumed so far, so it is only made where each of them has an outcome: right
+    after a settled batch, or before a poll when nothing new was fetched (a rewound
+    partition's position is its first unsettled message).
     """
-    records = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-    return tuple(itertools.chain.from_iterable(records.values()))
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._owed: StreamMessage[Any] | None = None
+        self._last: float | None = None
+
+    async def settled(self, message: StreamMessage[Any]) -> None:
+        """Every message of ``message``'s batch has an outcome: commit, or owe the commit."""
+        self._owed = message
+        now = asyncio.get_running_loop().time()
+        if self._last is None or now - self._last >= self.interval:
+            await self.pay()
+
+    async def pay(self) -> None:
+        """Commit what is owed, if anything."""
+        message, self._owed = self._owed, None
+        if message is not None:
+            self._last = asyncio.get_running_loop().time()
+            await _commit(message)
+
+    async def next_batch(
+        self, consumer: AIOKafkaConsumer, *, max_records: int, timeout_ms: int
+    ) -> tuple[ConsumerRecord[Any, Any], ...]:
+        """The next batch of fetched records, or none after ``timeout_ms``; an owed commit is
+        paid before waiting.
+
+        Stands in for FastStream's batch poll, which sleeps its whole timeout again after
+        every empty poll: a message arriving meanwhile waited for the sleep to end, and an
+        idle consumer woke twice per timeout. ``getmany`` returns as soon as a fetch brings
+        records, so a long timeout adds no latency and an idle consumer wakes about once per
+        ``timeout_ms``.
+        """
+        if self._owed is not None:
+            records = await consumer.getmany(timeout_ms=0, max_records=max_records)
+            if records:
+                return tuple(itertools.chain.from_iterable(records.values()))
+            await self.pay()
+        records = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return tuple(itertools.chain.from_iterable(records.values()))
 
 
 class IdempotentConsumer:
@@ -265,6 +304,7 @@ class IdempotentConsumer:
         fetch_max_wait_ms: int = 50,
         max_batch: int = 100,
         idle_wait_ms: int = 1_000,
+        commit_interval_ms: int = 100,
     ) -> BatchSubscriber:
         """Subscribe to ``topics`` in consumer group ``group_id``; call before the broker starts.
 
@@ -279,7 +319,8 @@ class IdempotentConsumer:
 
         Up to ``max_batch`` messages already fetched are handled in one transaction. An idle
         subscriber waits up to ``idle_wait_ms`` for the next one and wakes as soon as a fetch
-        brings it (see :func:`_wait_for_batch`).
+        brings it. A busy one commits at most every ``commit_interval_ms``, and an idle one
+        has committed everything it settled (see :class:`OffsetCommits`).
         """
         if not topics:
             raise ValueError("attach() needs at least one topic")
@@ -287,6 +328,8 @@ class IdempotentConsumer:
             raise ValueError("max_batch must be at least 1")
         if idle_wait_ms < 1:
             raise ValueError("idle_wait_ms must be at least 1")
+        if commit_interval_ms < 0:
+            raise ValueError("commit_interval_ms must not be negative")
         subscriber = broker.subscriber(
             *topics,
             batch=True,
@@ -299,21 +342,26 @@ class IdempotentConsumer:
             heartbeat_interval_ms=heartbeat_interval_ms,
             fetch_max_wait_ms=fetch_max_wait_ms,
             parser=lenient_header_parser,
-            decoder=undecoded_bodies,
+            decoder=the_message_itself,
             title=f"{self.name}:{','.join(topics)}",
         )
-        subscriber(self.on_batch)
+        commits = OffsetCommits(commit_interval_ms / 1000)
+
+        async def on_batch(message: KafkaMessage) -> None:
+            await self.on_batch(message, commits)
+
+        subscriber(on_batch)
         subscriber.get_msg = functools.partial(  # type: ignore[method-assign]
-            _wait_for_batch, max_records=max_batch, timeout_ms=idle_wait_ms
+            commits.next_batch, max_records=max_batch, timeout_ms=idle_wait_ms
         )
         return subscriber
 
-    async def on_batch(self, message: KafkaMessage) -> None:
+    async def on_batch(self, message: KafkaMessage, commits: OffsetCommits) -> None:
         """FastStream handler: settle every message of the batch, then commit or rewind.
 
         Offsets are committed only when every message has an outcome. Otherwise each partition
-        is rewound to its first unsettled message (nothing is committed, so a member taking
-        the partition over meanwhile sees the settled ones again, as duplicates).
+        is rewound to its first unsettled message (nothing more is committed, so a member
+        taking the partition over meanwhile sees the settled ones again, as duplicates).
         """
         records = message.raw_message
         batch = records if isinstance(records, tuple | list) else (records,)
@@ -321,7 +369,7 @@ class IdempotentConsumer:
         outcomes = await self.handle_batch(deliveries)
         if all(outcome.settled for outcome in outcomes):
             self._stalls = 0
-            await _commit(message)
+            await commits.settled(message)
             return
         # Rewinding keeps the unsettled messages first in line; the sleep keeps an outage
         # from turning into a busy loop.
@@ -579,12 +627,17 @@ async def lenient_header_parser(
     return message
 
 
-async def undecoded_bodies(
+async def the_message_itself(
     message: StreamMessage[Any], _original: Callable[[Any], Awaitable[Any]]
 ) -> Any:
-    """The raw bodies: the handler parses envelopes itself, and FastStream's decoder would
-    re-read the original records' headers that :func:`lenient_header_parser` kept."""
-    return message.body
+    """The message, undecoded: the handler parses envelopes itself (FastStream's decoder
+    would re-read the original records' headers that :func:`lenient_header_parser` kept).
+
+    A broker without FastDepends (``servicekit.kafka.create_broker``) passes the decoded
+    value to the handler: this hands the handler that :meth:`IdempotentConsumer.attach`
+    registers its message. With FastDepends the message is injected by its annotation and
+    this value is unused."""
+    return message
 
 
 def _sanitised(record: Any) -> Any:

@@ -19,7 +19,7 @@ from faststream.kafka.message import KafkaAckableMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from billing_events import dead_letter as dl
-from billing_events.consumer import IdempotentConsumer, without_connection
+from billing_events.consumer import IdempotentConsumer, OffsetCommits, without_connection
 from billing_events.dead_letter import DeadLetter
 from billing_events.envelope import Envelope, EventData, EventRegistry, new_envelope
 
@@ -129,7 +129,8 @@ async def wiring(acks: Acks) -> AsyncIterator[Wiring]:
         dead_letters,
         unavailable_backoff=0,
     )
-    consumer.attach(broker, TOPIC, group_id="unit-group")
+    # Every settled batch commits: what is counted is which batches may be committed.
+    consumer.attach(broker, TOPIC, group_id="unit-group", commit_interval_ms=0)
     async with TestKafkaBroker(broker) as test_broker:
         yield Wiring(test_broker, handled, dead_letters, inbox_up)
 
@@ -242,7 +243,9 @@ class _PolledConsumer:
         return self.batches.pop(0) if self.batches else {}
 
 
-def _attached(*, max_batch: int = 100, idle_wait_ms: int = 1_000) -> BatchSubscriber:
+def _attached(
+    *, max_batch: int = 100, idle_wait_ms: int = 1_000, commit_interval_ms: int = 100
+) -> BatchSubscriber:
     consumer = IdempotentConsumer(
         _Pool([True]), EventRegistry(), "unit", without_connection(_noop), FakeDeadLetters()
     )
@@ -252,6 +255,7 @@ def _attached(*, max_batch: int = 100, idle_wait_ms: int = 1_000) -> BatchSubscr
         group_id="g",
         max_batch=max_batch,
         idle_wait_ms=idle_wait_ms,
+        commit_interval_ms=commit_interval_ms,
     )
 
 
@@ -277,7 +281,80 @@ async def test_an_empty_poll_returns_at_once_for_the_next_poll() -> None:
     assert len(polled.calls) == 1
 
 
-@pytest.mark.parametrize("options", [{"max_batch": 0}, {"idle_wait_ms": 0}])
+class _Message:
+    """Stands in for a batch's message: ``ack`` commits whatever the consumer has consumed."""
+
+    def __init__(self, commits: list[str], consumed: list[str]) -> None:
+        self._commits = commits
+        self._consumed = consumed
+
+    async def ack(self) -> None:
+        self._commits.append(self._consumed[-1])
+
+
+@dataclass
+class _FetchingConsumer:
+    """``getmany`` hands over the next of ``batches`` (consumed from then on), or nothing."""
+
+    batches: list[str]
+    consumed: list[str] = field(default_factory=lambda: ["start"])
+    timeouts: list[int] = field(default_factory=list)
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[str, list[str]]:
+        self.timeouts.append(timeout_ms)
+        if not self.batches:
+            return {}
+        self.consumed.append(self.batches.pop(0))
+        return {"p0": [self.consumed[-1]]}
+
+
+async def test_a_settled_batch_commits_at_once_when_the_last_commit_is_old() -> None:
+    commits: list[str] = []
+    polled = _FetchingConsumer(["b1"])
+    schedule = OffsetCommits(interval=60.0)
+
+    await schedule.next_batch(polled, max_records=10, timeout_ms=500)
+    await schedule.settled(_Message(commits, polled.consumed))
+
+    assert commits == ["b1"]
+
+
+async def test_within_the_interval_the_commit_waits_for_a_poll_that_fetches_nothing() -> None:
+    commits: list[str] = []
+    polled = _FetchingConsumer(["b1", "b2", "b3"])
+    schedule = OffsetCommits(interval=60.0)
+    await schedule.next_batch(polled, max_records=10, timeout_ms=500)
+    await schedule.settled(_Message(commits, polled.consumed))  # commits b1
+
+    assert await schedule.next_batch(polled, max_records=10, timeout_ms=500) == ("b2",)
+    await schedule.settled(_Message(commits, polled.consumed))
+    assert commits == ["b1"]  # owed: b2 was committed less than the interval after b1
+
+    # More was fetched: the positions now include b3, which has no outcome yet.
+    assert await schedule.next_batch(polled, max_records=10, timeout_ms=500) == ("b3",)
+    assert commits == ["b1"]
+    await schedule.settled(_Message(commits, polled.consumed))
+
+    # Nothing more: everything consumed has an outcome, so it is committed before waiting.
+    assert await schedule.next_batch(polled, max_records=10, timeout_ms=500) == ()
+    assert commits == ["b1", "b3"]
+    assert polled.timeouts[-2:] == [0, 500]
+
+
+async def test_an_idle_poll_owing_nothing_commits_nothing() -> None:
+    commits: list[str] = []
+    polled = _FetchingConsumer([])
+    schedule = OffsetCommits(interval=0.0)
+
+    assert await schedule.next_batch(polled, max_records=10, timeout_ms=500) == ()
+
+    assert commits == []
+    assert polled.timeouts == [500]
+
+
+@pytest.mark.parametrize(
+    "options", [{"max_batch": 0}, {"idle_wait_ms": 0}, {"commit_interval_ms": -1}]
+)
 def test_attach_rejects_a_batch_or_wait_below_one(options: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         _attached(**options)

@@ -50,6 +50,9 @@ def create_broker(
         # Its per-message "Received"/"Processed" lines are noise at INFO; failures are
         # still logged at ERROR.
         log_level=logging.DEBUG,
+        # A handler gets what its decoder returns. FastDepends would resolve the handler's
+        # arguments for every batch, through a worker thread for the message itself.
+        apply_types=False,
         **options,
     )
 
