@@ -186,7 +186,7 @@ def make_consumer(
 
 @asynccontextmanager
 async def running(
-    stage: Stage, consumer: IdempotentConsumer, *, group_id: str | None = None
+    stage: Stage, consumer: IdempotentConsumer, *, group_id: str | None = None, **options: Any
 ) -> AsyncIterator[KafkaBroker]:
     broker = KafkaBroker(stage.bootstrap, graceful_timeout=2.0)
     consumer.attach(
@@ -196,6 +196,7 @@ async def running(
         # The shortest session Kafka accepts by default: groups form and re-form faster.
         session_timeout_ms=6_000,
         heartbeat_interval_ms=2_000,
+        **options,
     )
     await broker.start()
     try:
@@ -308,6 +309,38 @@ async def test_a_restarted_member_resumes_after_its_committed_offsets(stage: Sta
 
     # Committed: the first message is not delivered to the restarted member at all.
     assert [o for _, o in second.outcomes] == [Outcome.PROCESSED]
+
+
+async def test_an_idle_member_has_committed_what_it_settled_within_the_interval(
+    stage: Stage,
+) -> None:
+    """Batches settled less than ``commit_interval_ms`` after a commit are committed once the
+    member finds nothing more to do, not only when the interval has passed."""
+    await migrate_inbox(stage.pool)
+    consumer = make_consumer(stage)
+    offsets: list[tuple[int, int]] = []
+    async with running(stage, consumer, commit_interval_ms=3_600_000):
+        for n in range(3):  # one at a time: three batches, the last two within the interval
+            offsets.append(await stage.publish_envelope(counted(f"c{n}")))
+            await eventually(
+                lambda n=n: len(consumer.outcomes) == n + 1,
+                what=f"message {n}",
+            )
+        (partition,) = {p for p, _ in offsets}
+        await eventually(
+            lambda: _committed(stage, partition, offsets[-1][1] + 1), what="last offset committed"
+        )
+
+
+async def _committed(stage: Stage, partition: int, offset: int) -> bool:
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=stage.bootstrap, group_id=stage.group_id, enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        return await reader.committed(TopicPartition(stage.topic, partition)) == offset
+    finally:
+        await reader.stop()
 
 
 async def test_a_message_in_flight_at_shutdown_is_delivered_again(stage: Stage) -> None:
