@@ -214,10 +214,10 @@ class OffsetCommits:
     A commit is a broker round trip that the next batch would wait for: under load, one per
     batch made every hop of a message through the system a little longer. Deferring one costs
     at most ``interval`` of messages seen again after a rebalance or a restart, which the
-    inbox turns into duplicates. A commit takes every
-    position consumed so far, so it is only made where each of them has an outcome: right
-    after a settled batch, or before a poll when nothing new was fetched (a rewound
-    partition's position is its first unsettled message).
+    inbox turns into duplicates. A commit takes every position consumed so far, so it is only
+    made where each of them has an outcome: right after a settled batch, or before a poll
+    when nothing new was fetched (a rewound partition's position is its first unsettled
+    message).
     """
 
     def __init__(self, interval: float) -> None:

@@ -355,6 +355,6 @@ async def test_an_idle_poll_owing_nothing_commits_nothing() -> None:
 @pytest.mark.parametrize(
     "options", [{"max_batch": 0}, {"idle_wait_ms": 0}, {"commit_interval_ms": -1}]
 )
-def test_attach_rejects_a_batch_or_wait_below_one(options: dict[str, int]) -> None:
+def test_attach_rejects_options_out_of_range(options: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         _attached(**options)
