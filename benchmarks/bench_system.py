@@ -8,7 +8,8 @@ with `benchmarks.rawhttp`, which costs the 2 cores far less):
 5. end to end cancel: ``POST /v1/subscriptions/{id}/cancel`` until the gateway's projection
    shows it (the gateway answers only then: read-your-writes), at 1, 50 and 200 commands/s,
    open loop (latency is counted from the moment a request was due, so a slow system cannot
-   hide its queueing by slowing the load down);
+   hide its queueing by slowing the load down), and at 200/s the split of each cancel's
+   latency at the two batches that carried it (`benchmarks.stages`);
 6. the portal overview page of a customer with 24 invoices: requests/s of the one gateway
    process, and p99, from a fixed number of concurrent keep-alive clients;
 7. resident memory of each service, idle and under the load of figure 5 (200/s), and the
@@ -46,6 +47,7 @@ from benchmarks.processes import (
     until_quiet,
 )
 from benchmarks.rawhttp import KEEPALIVE_EXPIRY, Connection, ConnectionPool, RawHttpError
+from benchmarks.stages import STAGES, batch_starts, stage_latencies
 from billing_tools.dev import READY_MARKER, SERVICES
 from devstack.network import free_port
 from devstack.postgres import create_database, drop_database
@@ -75,6 +77,7 @@ class System:
     admin_token: str
     service_pids: dict[str, int]
     log: Path
+    database_url: str
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -115,7 +118,7 @@ async def running_system(postgres_url: str, workdir: Path) -> AsyncIterator[Syst
         started = time.monotonic()
         pids = await _wait_until_ready(log, process)
         print(f"billing-dev ready in {time.monotonic() - started:.0f}s", flush=True)
-        yield System(f"http://127.0.0.1:{ports['PORT']}", admin_token, pids, log)
+        yield System(f"http://127.0.0.1:{ports['PORT']}", admin_token, pids, log, database_url)
     finally:
         if process is not None:
             await _stop(process)
@@ -289,6 +292,14 @@ class RunResult:
     latencies_ms: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     late: int = 0  # answered 202 (outcome not seen in the gateway's bounded wait)
+    answered: dict[str, tuple[float, float]] = field(default_factory=dict)  # due, shown (epoch)
+
+    def shown(self, subscription: str, due: float) -> None:
+        """``subscription`` is shown canceled now; ``due`` is on the perf_counter clock."""
+        latency = time.perf_counter() - due
+        self.latencies_ms.append(latency * 1000)
+        now = time.time()
+        self.answered[subscription] = (now - latency, now)
 
 
 async def cancel_until_shown(
@@ -301,7 +312,7 @@ async def cancel_until_shown(
             "POST", f"{path}/cancel", {"at_period_end": False, "reason": "too_expensive"}
         )
         if response.status == 200 and response.json().get("status") == "canceled":
-            result.latencies_ms.append((time.perf_counter() - due) * 1000)
+            result.shown(subscription, due)
             return
         if response.status != 202:
             result.failures.append(f"{response.status}: {response.text[:200]}")
@@ -312,7 +323,7 @@ async def cancel_until_shown(
         while time.perf_counter() < deadline:
             shown = await merchant.load.request("GET", path)
             if shown.status == 200 and shown.json().get("status") == "canceled":
-                result.latencies_ms.append((time.perf_counter() - due) * 1000)
+                result.shown(subscription, due)
                 return
             await asyncio.sleep(0.05)
         result.failures.append("never shown canceled")
@@ -393,6 +404,7 @@ async def figures_cancel_and_memory(system: System, report: Report, idle: dict[s
         top_rate = max(plan_of_runs)
         cpu_per_cancel: dict[str, list[float]] = {name: [] for name in idle_census}
         machine_gross: list[float] = []
+        stage_p50s: dict[str, list[float]] = {name: [] for name in STAGES}
         for rate, seconds in plan_of_runs.items():
             p50s, p99s, late, failures = [], [], 0, []
             for _ in range(runs()):
@@ -411,6 +423,9 @@ async def figures_cancel_and_memory(system: System, report: Report, idle: dict[s
                         cpu_per_cancel[name].append(busy / len(cancels) * 1000)
                     gross = spent_by["machine"] - cpu_before["machine"]
                     machine_gross.append(gross / len(cancels) * 1000)
+                    carried = await batch_starts(system.database_url, cancels)
+                    for name, latencies in stage_latencies(result.answered, carried).items():
+                        stage_p50s[name].append(percentile(latencies, 50))
                 p50s.append(percentile(result.latencies_ms, 50))
                 p99s.append(percentile(result.latencies_ms, 99))
                 late += result.late
@@ -428,6 +443,16 @@ async def figures_cancel_and_memory(system: System, report: Report, idle: dict[s
             report.add(
                 Figure(
                     f"e2e_cancel_p99_at_{rate}_per_s", median(p99s), "ms", samples=p99s, note=note
+                )
+            )
+        for name, p50s in stage_p50s.items():
+            report.add(
+                Figure(
+                    f"e2e_cancel_{name}_p50_at_{top_rate}_per_s",
+                    median(p50s),
+                    "ms",
+                    samples=p50s,
+                    note="p50 of the stage in each run (benchmarks/stages.py)",
                 )
             )
         for name, per_cancel in cpu_per_cancel.items():
