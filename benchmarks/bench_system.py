@@ -445,13 +445,13 @@ async def figures_cancel_and_memory(system: System, report: Report, idle: dict[s
                     f"e2e_cancel_p99_at_{rate}_per_s", median(p99s), "ms", samples=p99s, note=note
                 )
             )
-        for name, p50s in stage_p50s.items():
+        for name, stage_p50_per_run in stage_p50s.items():
             report.add(
                 Figure(
                     f"e2e_cancel_{name}_p50_at_{top_rate}_per_s",
-                    median(p50s),
+                    median(stage_p50_per_run),
                     "ms",
-                    samples=p50s,
+                    samples=stage_p50_per_run,
                     note="p50 of the stage in each run (benchmarks/stages.py)",
                 )
             )
