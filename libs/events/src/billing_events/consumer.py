@@ -251,12 +251,13 @@ class OffsetCommits:
         records, so a long timeout adds no latency and an idle consumer wakes about once per
         ``timeout_ms``.
         """
+        records = {}
         if self._owed is not None:
             records = await consumer.getmany(timeout_ms=0, max_records=max_records)
-            if records:
-                return tuple(itertools.chain.from_iterable(records.values()))
-            await self.pay()
-        records = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            if not records:
+                await self.pay()
+        if not records:
+            records = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         return tuple(itertools.chain.from_iterable(records.values()))
 
 
