@@ -133,7 +133,7 @@ async def test_a_message_is_parsed_when_first_read_not_when_received() -> None:
     mailbox = Mailbox()
     raw = receipt().as_bytes()
 
-    message = await mailbox.add("billing@acme.test", ["ana@example.com"], raw)
+    message = mailbox.add("billing@acme.test", ["ana@example.com"], raw)
 
     assert message.recipients == ["ana@example.com"]  # the envelope needs no parsing
     assert message.as_dict()["subject"] == "Your receipt · Recibo"

@@ -32,11 +32,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import uvicorn
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from litestar import Litestar, Response, delete, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from devstack.smtp_receiver import SmtpReceiver
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_SMTP_PORT = 1025
@@ -195,7 +196,7 @@ class Mailbox:
     def __init__(self, max_messages: int = 1000) -> None:
         self._messages: deque[Message] = deque(maxlen=max_messages)
         self._ids = itertools.count(1)
-        self._arrived = asyncio.Condition()
+        self._waiting: list[asyncio.Future[None]] = []
 
     def __iter__(self) -> Iterator[Message]:
         return iter(list(self._messages))
@@ -209,30 +210,23 @@ class Mailbox:
     def clear(self) -> None:
         self._messages.clear()
 
-    async def add(self, envelope_from: str, rcpt: list[str], raw: bytes) -> Message:
+    def add(self, envelope_from: str, rcpt: list[str], raw: bytes) -> Message:
         message = Message(next(self._ids), envelope_from, rcpt, raw)
         self._messages.append(message)
-        async with self._arrived:
-            self._arrived.notify_all()
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
         return message
 
     async def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[Message]:
         """Wait until at least ``count`` messages are here (for tests)."""
-        async with asyncio.timeout(timeout), self._arrived:
-            await self._arrived.wait_for(lambda: len(self._messages) >= count)
+        async with asyncio.timeout(timeout):
+            while len(self._messages) < count:
+                arrived = asyncio.get_running_loop().create_future()
+                self._waiting.append(arrived)
+                await arrived
         return list(self._messages)
-
-
-class _Handler:
-    def __init__(self, mailbox: Mailbox) -> None:
-        self.mailbox = mailbox
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or envelope.content or b""
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8", "replace")
-        await self.mailbox.add(envelope.mail_from or "", list(envelope.rcpt_tos), raw)
-        return "250 Message accepted for delivery"
 
 
 # -- the web view ---------------------------------------------------------------------
@@ -396,10 +390,8 @@ class MailSink:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        handler = _Handler(self.mailbox)
-        # A fixed hostname: without one aiosmtpd resolves our FQDN, slow on some machines.
         self._smtp = await loop.create_server(
-            lambda: SMTP(handler, hostname="mailsink.local", loop=loop),
+            lambda: SmtpReceiver(self.mailbox.add, hostname="mailsink.local"),
             self.host,
             self.smtp_port,
         )
