@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
 
-from notifications.adapters.postgres import PostgresProjection
+from notifications.adapters.postgres import _FACTS_SQL, PostgresProjection, _facts_args
 from notifications.domain.mail import Facts, Needs
 from notifications.domain.projection import (
     CustomerProfile,
@@ -144,3 +147,56 @@ async def test_the_facts_read_agrees_with_the_single_record_reads(db: asyncpg.Po
         assert facts.subscription == await projection.subscription(
             merchant_id, projected.subscription.subscription_id
         )
+
+
+def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _scans(child)
+
+
+@pytest.mark.parametrize("needs", ["subscription", "invoice"])
+async def test_the_cached_plan_reads_one_subscription_and_one_customer_whatever_the_merchant_has(
+    db: asyncpg.Pool, needs: str
+) -> None:
+    async with db.acquire() as conn:
+        projected = Projected(PostgresProjection(conn))
+        await projected.save_all()
+        merchant_id = projected.merchant_id
+        for n in range(30):  # the merchant's other customers, each with a subscription
+            customer = CustomerProfile(f"cus_{n}_{merchant_id}", f"c{n}@example.com", "C", "en")
+            await projected.projection.save_customer(merchant_id, customer, 1)
+            await projected.projection.save_subscription(
+                merchant_id,
+                SubscriptionRecord(f"sub_{n}_{merchant_id}", customer.customer_id, "p", "P"),
+                1,
+            )
+        await conn.execute("ANALYZE subscriptions; ANALYZE customers")
+        named = Needs(merchant_id, subscription_id=projected.subscription.subscription_id)
+        if needs == "invoice":
+            named = Needs(merchant_id, invoice_id=projected.invoice.invoice_id)
+        async with conn.transaction():
+            # The plan the server keeps for a prepared statement after a few executions.
+            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            await conn.execute(f"PREPARE facts_plan (text, text, text, text) AS {_FACTS_SQL}")
+            try:
+                # EXECUTE takes no bind parameters: the server quotes the ids into it.
+                explain = await conn.fetchval(
+                    "SELECT format('EXPLAIN (ANALYZE, FORMAT JSON) "
+                    "EXECUTE facts_plan (%L, %L, %L, %L)', $1::text, $2::text, $3::text, $4::text)",
+                    *_facts_args(named),
+                )
+                explained = await conn.fetchval(explain)
+            finally:
+                await conn.execute("DEALLOCATE facts_plan")
+    # The service's pools decode json; a bare connection would hand over the text.
+    plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+    read = {
+        table: sum(
+            node["Actual Rows"] * node["Actual Loops"]
+            for node in _scans(plan)
+            if node.get("Relation Name") == table or node.get("Index Name") == f"{table}_pkey"
+        )
+        for table in ("subscriptions", "customers")
+    }
+    assert read == {"subscriptions": 1, "customers": 1}

@@ -192,9 +192,13 @@ def _select_list(alias: str, columns: tuple[str, ...]) -> str:
     return ", ".join(f"{alias}.{column} AS {alias}_{column}" for column in columns)
 
 
-# Every record a mail needs, in one round trip: each join is a primary-key lookup (at most one
+# Every record a mail needs, in one round trip: each lookup is by primary key (at most one
 # row), so the statement returns exactly one row, with NULLs for what is not projected. A
 # subscription not named by the mail is the invoice's; a customer not named, the subscription's.
+# Those two lookups are LATERAL subqueries with LIMIT 1 so that they stay primary-key lookups in
+# the plan the server caches for the prepared statement: as plain joins on coalesce(...), the
+# generic plan read every subscription and customer of the merchant and filtered them (0.25 ms
+# a mail for a merchant with 3,000 subscriptions, growing with the merchant).
 _FACTS_SQL: Final = f"""
 SELECT {_select_list("m", _MERCHANT_COLUMNS)},
     {_select_list("c", _CUSTOMER_COLUMNS)},
@@ -203,9 +207,14 @@ SELECT {_select_list("m", _MERCHANT_COLUMNS)},
 FROM (VALUES (1)) AS one (row)
 LEFT JOIN merchants m ON m.merchant_id = $1
 LEFT JOIN invoices i ON i.merchant_id = $1 AND i.invoice_id = $2
-LEFT JOIN subscriptions s
-    ON s.merchant_id = $1 AND s.subscription_id = coalesce($3, i.subscription_id)
-LEFT JOIN customers c ON c.merchant_id = $1 AND c.customer_id = coalesce($4, s.customer_id)
+LEFT JOIN LATERAL (
+    SELECT * FROM subscriptions
+    WHERE merchant_id = $1 AND subscription_id = coalesce($3, i.subscription_id) LIMIT 1
+) s ON true
+LEFT JOIN LATERAL (
+    SELECT * FROM customers
+    WHERE merchant_id = $1 AND customer_id = coalesce($4, s.customer_id) LIMIT 1
+) c ON true
 """
 
 
