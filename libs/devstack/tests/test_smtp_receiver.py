@@ -103,6 +103,7 @@ def test_an_empty_message_and_a_second_mail_on_the_same_connection() -> None:
 def test_commands_out_of_order_are_refused_and_nothing_is_delivered() -> None:
     session = Session()
     assert session.send(b"MAIL FROM:<a@b.c>\r\n")[-1] == "503 Error: send HELO first"
+    assert session.send(b"EHLO\r\n") == ["501 Syntax: EHLO hostname"]
     assert session.send(b"HELO client\r\n") == ["250 sink.test"]
     assert session.send(b"DATA\r\n") == ["503 Error: need RCPT command"]
     assert session.send(b"RCPT TO:<a@b.c>\r\n") == ["503 Error: need MAIL command"]

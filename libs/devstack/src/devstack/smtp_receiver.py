@@ -82,12 +82,9 @@ class SmtpReceiver(asyncio.Protocol):
         handler(self, argument)
 
     def _ehlo(self, argument: str) -> None:
-        if not argument:
-            self._reply("501 Syntax: EHLO hostname")
-            return
-        self._greeted = True
-        self._reset()
-        self._reply(
+        self._greet(
+            "EHLO",
+            argument,
             f"250-{self._hostname}",
             f"250-SIZE {self._max_size}",
             "250-8BITMIME",
@@ -96,12 +93,15 @@ class SmtpReceiver(asyncio.Protocol):
         )
 
     def _helo(self, argument: str) -> None:
-        if not argument:
-            self._reply("501 Syntax: HELO hostname")
+        self._greet("HELO", argument, f"250 {self._hostname}")
+
+    def _greet(self, verb: str, client_name: str, *reply: str) -> None:
+        if not client_name:
+            self._reply(f"501 Syntax: {verb} hostname")
             return
         self._greeted = True
         self._reset()
-        self._reply(f"250 {self._hostname}")
+        self._reply(*reply)
 
     def _mail(self, argument: str) -> None:
         if not self._greeted:
