@@ -127,6 +127,7 @@ def test_mail_parameters_are_checked() -> None:
     assert session.send(b"MAIL FROM:<a@b.c> SIZE=101\r\n") == [
         "552 Error: message size exceeds fixed maximum message size"
     ]
+    assert session.send(b"MAIL FROM:<a@b.c> SIZE=many\r\n") == ["501 Syntax: SIZE=<octets>"]
     assert session.send(b"MAIL FROM:<a@b.c> AUTH=<>\r\n") == [
         "555 MAIL FROM parameter not recognized: AUTH"
     ]

@@ -198,7 +198,7 @@ def _select_list(alias: str, columns: tuple[str, ...]) -> str:
 # Those two lookups are LATERAL subqueries with LIMIT 1 so that they stay primary-key lookups in
 # the plan the server caches for the prepared statement: as plain joins on coalesce(...), the
 # generic plan read every subscription and customer of the merchant and filtered them (0.25 ms
-# a mail for a merchant with 3,000 subscriptions, growing with the merchant).
+# a mail for a merchant with 500 subscriptions, growing with the merchant).
 _FACTS_SQL: Final = f"""
 SELECT {_select_list("m", _MERCHANT_COLUMNS)},
     {_select_list("c", _CUSTOMER_COLUMNS)},
