@@ -153,19 +153,24 @@ def test_a_command_line_without_end_is_not_buffered_forever() -> None:
 # -- over TCP, with the clients the project uses -------------------------------------------
 
 
+async def listening(delivered: list[tuple[str, list[str], bytes]]) -> tuple[asyncio.Server, int]:
+    """A receiver on a free loopback port, in the running loop, delivering into ``delivered``."""
+    port = free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SmtpReceiver(lambda *mail: delivered.append(mail), "sink.test"), "127.0.0.1", port
+    )
+    return server, port
+
+
 @pytest_asyncio.fixture
 async def server() -> AsyncIterator[tuple[int, list[tuple[str, list[str], bytes]]]]:
     delivered: list[tuple[str, list[str], bytes]] = []
-    port = free_port()
-    loop = asyncio.get_running_loop()
-    listening = await loop.create_server(
-        lambda: SmtpReceiver(lambda *mail: delivered.append(mail), "sink.test"), "127.0.0.1", port
-    )
+    receiver, port = await listening(delivered)
     try:
         yield port, delivered
     finally:
-        listening.close()
-        await listening.wait_closed()
+        receiver.close()
+        await receiver.wait_closed()
 
 
 def message(to: str, body: str) -> EmailMessage:
@@ -194,13 +199,8 @@ def test_it_serves_on_uvloop_as_in_the_dev_launcher() -> None:
     delivered: list[tuple[str, list[str], bytes]] = []
 
     async def exchange() -> None:
-        port = free_port()
-        listening = await asyncio.get_running_loop().create_server(
-            lambda: SmtpReceiver(lambda *mail: delivered.append(mail), "sink.test"),
-            "127.0.0.1",
-            port,
-        )
-        async with listening, aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as client:
+        receiver, port = await listening(delivered)
+        async with receiver, aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as client:
             await client.send_message(message("ana@example.com", "hello"))
 
     uvloop.run(exchange())
