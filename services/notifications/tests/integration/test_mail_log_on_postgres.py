@@ -16,6 +16,7 @@ import pytest
 
 from billing_events.consumer import claim
 from billing_events.envelope import Envelope
+from billing_events.postgres import create_pool
 from devstack.network import free_port
 from notifications.adapters.jinja_renderer import JinjaMailRenderer
 from notifications.adapters.kafka import CONSUMER_NAME
@@ -365,6 +366,10 @@ class CountingPool:
         self.statements += 1
         return await self._pool.execute(*args)
 
+    async def executemany(self, *args: Any) -> Any:
+        self.statements += 1  # one round trip, whatever the number of rows
+        return await self._pool.executemany(*args)
+
 
 async def no_wait(_: float) -> None:
     return None
@@ -471,6 +476,50 @@ async def test_a_batch_whose_deliverer_died_is_due_again_when_the_lease_ends(
     await asyncio.sleep(0.6)
     assert await delivery(db, smtp(smtp_sink)).deliver_due() == 3
     assert [r["status"] for r in await mail_rows(db)] == ["sent"] * 3
+
+
+async def rows_read_by_sequential_scans(pool: asyncpg.Pool) -> int:
+    """Rows of the mail log read by sequential scans so far, this connection's included: its
+    pending statistics are flushed first (they are otherwise sent at most once a second)."""
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_stat_force_next_flush()")
+        count: int = await conn.fetchval(
+            "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relid = 'mail_log'::regclass"
+        )
+        return count
+
+
+@pytest.mark.parametrize("update", ["sent", "release"])
+async def test_a_batch_update_reads_its_own_mails_even_in_a_plan_made_while_the_log_was_small(
+    db: asyncpg.Pool, events: Any, postgres_url: str, schema_name: str, update: str
+) -> None:
+    await queue_receipts(db, events, 3)
+    # One connection, so that every statement goes through the plan it cached; the plan the
+    # server keeps for a prepared statement after five executions, from the first one.
+    deliverer = await create_pool(postgres_url, schema_name, min_size=1, max_size=1)
+    try:
+        await deliverer.execute("SET plan_cache_mode = force_generic_plan")
+        batch = await PostgresMailOutbox(deliverer).claim_due(10)
+        first, *rest = [mail.key for mail in batch.mails]
+        await getattr(batch, update)([first])  # planned now, with three mails in the log
+        await db.execute(
+            """
+            INSERT INTO mail_log (event_id, kind, merchant_id, status, trigger, to_email, subject,
+                text_body, html_body, sent_at)
+            SELECT gen_random_uuid(), 'receipt', 'other', 'sent', '{}', 'a@example.com', 'S',
+                repeat('t', 500), repeat('h', 1500), now()
+            FROM generate_series(1, 1000)
+            """
+        )
+        before = await rows_read_by_sequential_scans(deliverer)
+        await getattr(batch, update)(rest)
+        assert await rows_read_by_sequential_scans(deliverer) == before
+    finally:
+        await deliverer.close()
+    expected = "sent" if update == "sent" else "queued"
+    assert [r["status"] for r in await mail_rows(db) if r["to_email"] == events.email()] == [
+        expected
+    ] * 3
 
 
 async def test_releasing_a_lease_that_ended_leaves_the_new_holder_alone(

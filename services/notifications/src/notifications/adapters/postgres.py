@@ -436,15 +436,15 @@ class _ClaimedBatch:
         return self._mails
 
     async def sent(self, keys: Sequence[MailKey]) -> None:
-        await self._pool.execute(
-            """
-            UPDATE mail_log m SET status = 'sent', sent_at = now(), last_error = NULL,
-                attempts = m.attempts + 1
-            FROM unnest($1::uuid[], $2::text[]) AS accepted (event_id, kind)
-            WHERE m.event_id = accepted.event_id AND m.kind = accepted.kind
-            """,
-            [key.event_id for key in keys],
-            [key.kind.value for key in keys],
+        # One primary-key statement per mail, all sent in one round trip. A join of the log to
+        # unnest() of the keys did it in one statement, but the plan the server caches for it
+        # was made while the log was small: a sequential scan of the whole log, kept as the log
+        # grew (3.6 ms a batch with 1,000 mails in the log, in the benchmark). release() is
+        # planned on the lease's index, whatever the log's size.
+        await self._pool.executemany(
+            "UPDATE mail_log SET status = 'sent', sent_at = now(), last_error = NULL, "
+            "attempts = attempts + 1 WHERE event_id = $1 AND kind = $2",
+            [(key.event_id, key.kind.value) for key in keys],
         )
 
     async def retry_at(self, key: MailKey, when: datetime, error: str) -> None:
