@@ -494,8 +494,8 @@ async def test_a_batch_update_reads_its_own_mails_even_in_a_plan_made_while_the_
     db: asyncpg.Pool, events: Any, postgres_url: str, schema_name: str, update: str
 ) -> None:
     await queue_receipts(db, events, 3)
-    # One connection, so that every statement goes through the plan it cached; the plan the
-    # server keeps for a prepared statement after five executions, from the first one.
+    # One connection, so that the second call runs the plan the first one made; with
+    # force_generic_plan, the plan the server keeps after five executions is made at the first.
     deliverer = await create_pool(postgres_url, schema_name, min_size=1, max_size=1)
     try:
         await deliverer.execute("SET plan_cache_mode = force_generic_plan")
