@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import orjson
@@ -35,6 +35,9 @@ class EventData(BaseModel):
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
+
+
+_MINUTE = timedelta(minutes=1)
 
 
 def utc_now() -> datetime:
@@ -73,20 +76,52 @@ class Envelope(BaseModel):
             )
         return self
 
-    def to_json(self) -> bytes:
-        # pydantic's serializer writes the same JSON as orjson over model_dump(mode="json"),
-        # in one pass without the intermediate dict.
-        return self.model_dump_json().encode()
+    def to_json(self, data_json: str | None = None) -> bytes:
+        """The envelope as JSON: the same bytes as ``model_dump_json()``.
+
+        ``data_json`` is the payload's own JSON when the caller has made it already (the event
+        store writes it to a column of its own as well). The fields around it are written by
+        orjson: pydantic's serializer took 4.3 µs for an envelope where orjson takes 0.9 µs
+        for the fields and pydantic 1.7 µs for the payload.
+        """
+        if self.occurred_at.utcoffset() % _MINUTE:  # type: ignore[operator]
+            # An offset in seconds (local mean time before 1970, say) has no exact JSON form,
+            # and pydantic truncates it where orjson rounds: pydantic's is the one written.
+            return self.model_dump_json().encode()
+        fields = orjson.dumps(
+            {
+                "event_id": self.event_id,
+                "event_type": self.event_type,
+                "schema_version": self.schema_version,
+                "stream_id": self.stream_id,
+                "stream_version": self.stream_version,
+                "occurred_at": self.occurred_at,
+                "merchant_id": self.merchant_id,
+                "correlation_id": self.correlation_id,
+                "causation_id": self.causation_id,
+            },
+            option=orjson.OPT_UTC_Z,
+        )
+        data = self.data.model_dump_json() if data_json is None else data_json
+        return b"".join((fields[:-1], b',"data":', data.encode(), b"}"))
+
+    def kafka_headers_json(self) -> bytes:
+        """:meth:`kafka_headers` as one JSON object (how the outbox stores them)."""
+        # orjson writes the UUIDs itself: str() of a UUID is slow Python.
+        return orjson.dumps(
+            {
+                "event_type": self.event_type,
+                "event_id": self.event_id,
+                "schema_version": str(self.schema_version),
+                "correlation_id": self.correlation_id,
+                "merchant_id": self.merchant_id,
+                "content-type": "application/json",
+            }
+        )
 
     def kafka_headers(self) -> dict[str, str]:
-        return {
-            "event_type": self.event_type,
-            "event_id": str(self.event_id),
-            "schema_version": str(self.schema_version),
-            "correlation_id": str(self.correlation_id),
-            "merchant_id": self.merchant_id,
-            "content-type": "application/json",
-        }
+        headers: dict[str, str] = orjson.loads(self.kafka_headers_json())
+        return headers
 
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import asyncpg
-import orjson
 
 from billing_events.envelope import Envelope, EventData, EventRegistry, registry
 from billing_events.postgres import Migration
@@ -300,6 +299,7 @@ class PostgresEventStore:
         raise ConcurrencyConflict(stream_id, expected_version)
 
     def _append_one_args(self, stream_id: str, expected_version: int, e: Envelope) -> list[Any]:
+        data_json = e.data.model_dump_json()
         return [
             stream_id,
             expected_version,
@@ -310,16 +310,17 @@ class PostgresEventStore:
             e.merchant_id,
             e.correlation_id,
             e.causation_id,
-            e.data.model_dump_json(),
+            data_json,
             self._topic_for(stream_id),
-            e.to_json(),
-            _headers_json(e),
+            e.to_json(data_json),
+            e.kafka_headers_json().decode(),
         ]
 
     def _append_args(
         self, stream_id: str, expected_version: int, stored: Sequence[Envelope]
     ) -> list[Any]:
         # Versions are not sent: they are expected_version + 1, + 2... as ``stored`` says.
+        data_json = [e.data.model_dump_json() for e in stored]
         return [
             stream_id,
             expected_version,
@@ -330,10 +331,10 @@ class PostgresEventStore:
             [e.merchant_id for e in stored],
             [e.correlation_id for e in stored],
             [e.causation_id for e in stored],
-            [e.data.model_dump_json() for e in stored],
+            data_json,
             self._topic_for(stream_id),
-            [e.to_json() for e in stored],
-            [_headers_json(e) for e in stored],
+            [e.to_json(data) for e, data in zip(stored, data_json, strict=True)],
+            [e.kafka_headers_json().decode() for e in stored],
         ]
 
     async def read_stream(
@@ -396,7 +397,3 @@ class PostgresEventStore:
             causation_id=row["causation_id"],
             data=data,
         )
-
-
-def _headers_json(envelope: Envelope) -> str:
-    return orjson.dumps(envelope.kafka_headers()).decode()
