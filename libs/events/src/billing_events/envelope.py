@@ -40,6 +40,18 @@ class EventData(BaseModel):
 _MINUTE = timedelta(minutes=1)
 
 
+def _orjson_dumps(fields: dict[str, Any]) -> bytes:
+    """``fields`` as JSON, as pydantic writes them. orjson writes only exact ``uuid.UUID``s;
+    asyncpg's own UUID, read from a row, is a subclass, written as its text."""
+    return orjson.dumps(fields, default=_uuid_text, option=orjson.OPT_UTC_Z)
+
+
+def _uuid_text(value: object) -> str:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not one of the envelope's field types")
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -88,7 +100,7 @@ class Envelope(BaseModel):
             # An offset in seconds (local mean time before 1970, say) has no exact JSON form,
             # and pydantic truncates it where orjson rounds: pydantic's is the one written.
             return self.model_dump_json().encode()
-        fields = orjson.dumps(
+        fields = _orjson_dumps(
             {
                 "event_id": self.event_id,
                 "event_type": self.event_type,
@@ -100,7 +112,6 @@ class Envelope(BaseModel):
                 "correlation_id": self.correlation_id,
                 "causation_id": self.causation_id,
             },
-            option=orjson.OPT_UTC_Z,
         )
         data = self.data.model_dump_json() if data_json is None else data_json
         return b"".join((fields[:-1], b',"data":', data.encode(), b"}"))
@@ -108,7 +119,7 @@ class Envelope(BaseModel):
     def kafka_headers_json(self) -> bytes:
         """:meth:`kafka_headers` as one JSON object (how the outbox stores them)."""
         # orjson writes the UUIDs itself: str() of a UUID is slow Python.
-        return orjson.dumps(
+        return _orjson_dumps(
             {
                 "event_type": self.event_type,
                 "event_id": self.event_id,

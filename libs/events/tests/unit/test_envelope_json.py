@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 
 import orjson
+import pytest
+from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +22,8 @@ _TEXT = st.text(min_size=1, max_size=60)
 _TIMES = st.datetimes(
     min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.timezones()
 )
+# Ids read from a row are asyncpg's own UUID, a subclass orjson does not write by itself.
+_UUIDS = st.uuids() | st.uuids().map(lambda value: AsyncpgUUID(value.bytes))
 _PAYLOADS = st.one_of(
     st.builds(
         SubscriptionCanceled,
@@ -43,7 +47,8 @@ _PAYLOADS = st.one_of(
     merchant_id=_TEXT,
     occurred_at=_TIMES,
     stream_version=st.integers(min_value=0, max_value=2**31),
-    causation_id=st.none() | st.uuids(),
+    correlation_id=_UUIDS,
+    causation_id=st.none() | _UUIDS,
 )
 def test_to_json_writes_what_pydantic_writes(
     data: EventData,
@@ -51,13 +56,14 @@ def test_to_json_writes_what_pydantic_writes(
     merchant_id: str,
     occurred_at: datetime,
     stream_version: int,
+    correlation_id: uuid.UUID,
     causation_id: uuid.UUID | None,
 ) -> None:
     envelope = new_envelope(
         data,
         stream_id=stream_id,
         merchant_id=merchant_id,
-        correlation_id=uuid.uuid4(),
+        correlation_id=correlation_id,
         causation_id=causation_id,
         stream_version=stream_version,
         occurred_at=occurred_at,
@@ -67,20 +73,22 @@ def test_to_json_writes_what_pydantic_writes(
     assert envelope.to_json(data.model_dump_json()) == expected
 
 
-def test_kafka_headers_name_the_event_as_text() -> None:
+@pytest.mark.parametrize("read_from_a_row", [False, True])
+def test_kafka_headers_name_the_event_as_text(read_from_a_row: bool) -> None:
+    correlation_id = uuid.uuid4()
     envelope = new_envelope(
         SubscriptionCanceled(
             subscription_id="sub_1", customer_id="cus_1", canceled_at=datetime.now(UTC)
         ),
         stream_id="sub_1",
         merchant_id="mer_é",
-        correlation_id=uuid.uuid4(),
+        correlation_id=AsyncpgUUID(correlation_id.bytes) if read_from_a_row else correlation_id,
     )
     expected = {
         "event_type": "SubscriptionCanceled",
         "event_id": str(envelope.event_id),
         "schema_version": "1",
-        "correlation_id": str(envelope.correlation_id),
+        "correlation_id": str(correlation_id),
         "merchant_id": "mer_é",
         "content-type": "application/json",
     }
