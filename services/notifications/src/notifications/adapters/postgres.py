@@ -416,6 +416,17 @@ class PostgresUnitOfWork:
             yield PostgresRepositories.on(conn)
 
 
+def _attempt_recorded_sql(assignments: str) -> str:
+    """The UPDATE recording a delivery attempt of one mail ($1 event id, $2 kind)."""
+    return (
+        f"UPDATE mail_log SET {assignments}, attempts = attempts + 1 "
+        "WHERE event_id = $1 AND kind = $2"
+    )
+
+
+_SENT_SQL: Final = _attempt_recorded_sql("status = 'sent', sent_at = now(), last_error = NULL")
+
+
 class _ClaimedBatch:
     """Implements :class:`notifications.application.ports.ClaimedBatch`."""
 
@@ -441,11 +452,7 @@ class _ClaimedBatch:
         # was made while the log was small: a sequential scan of the whole log, kept as the log
         # grew (3.6 ms a batch with 1,000 mails in the log, in the benchmark). release() is
         # planned on the lease's index, whatever the log's size.
-        await self._pool.executemany(
-            "UPDATE mail_log SET status = 'sent', sent_at = now(), last_error = NULL, "
-            "attempts = attempts + 1 WHERE event_id = $1 AND kind = $2",
-            [(key.event_id, key.kind.value) for key in keys],
-        )
+        await self._pool.executemany(_SENT_SQL, [(key.event_id, key.kind.value) for key in keys])
 
     async def retry_at(self, key: MailKey, when: datetime, error: str) -> None:
         await self._set(key, "next_attempt_at = $3, last_error = $4", when, error)
@@ -472,8 +479,7 @@ class _ClaimedBatch:
 
     async def _set(self, key: MailKey, assignments: str, *args: Any) -> None:
         await self._pool.execute(
-            f"UPDATE mail_log SET {assignments}, attempts = attempts + 1 "
-            "WHERE event_id = $1 AND kind = $2",
+            _attempt_recorded_sql(assignments),
             key.event_id,
             key.kind.value,
             *args,
