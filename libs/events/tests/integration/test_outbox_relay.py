@@ -15,7 +15,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from billing_events.outbox import OutboxRelay, enqueue, relay_lag
+from billing_events.outbox import _SAVE_CHECKPOINT_SQL, OutboxRelay, enqueue, relay_lag
 from billing_events.store import PostgresEventStore
 from billing_events.topics import Topic
 from devstack.kafka import ensure_topics
@@ -213,3 +213,24 @@ async def test_a_woken_relay_waits_for_rows_an_older_transaction_hides(
         received = await collect(consumer, until=1, timeout=20)
 
     assert [b["stream_id"] for b in received] == ["test-w2"]
+
+
+async def test_the_relays_checkpoint_commits_without_waiting_for_the_disk_and_only_itself(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool
+) -> None:
+    # Losing the last checkpoints in a crash of the server only republishes messages, so
+    # their commit need not wait for the WAL flush; every other commit on the same pooled
+    # connection still must.
+    async with pg_pool.acquire() as conn:
+        session_setting = await conn.fetchval("SHOW synchronous_commit")
+        async with conn.transaction():
+            await conn.execute(_SAVE_CHECKPOINT_SQL, "probe", "7", 3, 2)
+            assert await conn.fetchval("SHOW synchronous_commit") == "off"
+        assert await conn.fetchval("SHOW synchronous_commit") == session_setting
+        await conn.execute(_SAVE_CHECKPOINT_SQL, "probe", "8", 5, 1)
+        assert await conn.fetchval("SHOW synchronous_commit") == session_setting
+        saved = await conn.fetchrow(
+            "SELECT transaction_id::text AS txid, position, published FROM outbox_checkpoints "
+            "WHERE relay = 'probe'"
+        )
+    assert (saved["txid"], saved["position"], saved["published"]) == ("8", 5, 3)
