@@ -145,14 +145,17 @@ class PendingMessage:
 OnPublished = Callable[[Sequence[PendingMessage], datetime], None]
 
 
-_FETCH_SQL = """
+# What follows a position, in the global order; {after} and {limit} name the parameters.
+_FETCH_AFTER_SQL = """
 SELECT transaction_id::text AS txid, position, topic, key, value, headers, created_at
 FROM outbox
-WHERE (transaction_id, position) > ($1::text::xid8, $2)
+WHERE (transaction_id, position) > ({after})
   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY transaction_id, position
-LIMIT $3
+LIMIT {limit}
 """
+
+_FETCH_SQL = _FETCH_AFTER_SQL.format(after="$1::text::xid8, $2", limit="$3")
 
 # The channel the outbox's trigger notifies (``store.OUTBOX_WAKE_SQL``): one per outbox table.
 _WAKE_CHANNEL_SQL = "SELECT 'outbox_' || 'outbox'::regclass::oid::text"
@@ -170,6 +173,14 @@ ON CONFLICT (relay) DO UPDATE SET transaction_id = excluded.transaction_id,
     position = excluded.position, published = outbox_checkpoints.published + $4,
     updated_at = now()
 """
+
+# After a published batch: its checkpoint and the next fetch in one round trip. The fetch
+# reads no row the checkpoint writes, and the snapshot it reads in is taken one round trip
+# earlier than a fetch of its own would take it, so it sees at most what that would.
+_SAVE_CHECKPOINT_AND_FETCH_SQL = (
+    f"WITH saved AS ({_SAVE_CHECKPOINT_SQL.strip()})\n"
+    + _FETCH_AFTER_SQL.format(after="$2::text::xid8, $3", limit="$5")
+)
 
 
 def kafka_producer(bootstrap_servers: str, client_id: str, **overrides: Any) -> AIOKafkaProducer:
@@ -277,33 +288,43 @@ class OutboxRelay:
         arrives. While a notified transaction is still ahead of the position, polls repeat at
         doubling intervals from ``first_retry_interval``; past ``idle_poll_interval`` the relay
         falls back to polling at that interval, which also covers a lost wake-up.
+
+        A published batch's checkpoint is saved by the statement that fetches the next batch
+        (one round trip, not two), or on the way out.
         """
         position = await self._load_checkpoint()
+        unsaved = 0  # messages published after the saved checkpoint
         last_prune = time.monotonic()
         retry_in = 0.0
         given_up_on = 0  # a notified transaction left to the fallback poll
-        while not self._stopping.is_set():
-            self._woken.clear()
-            batch = await self._fetch(position)
-            if batch:
-                await self._publish(batch)
-                position = batch[-1].position
-                await self._save_checkpoint(position, len(batch))
-                self._published += len(batch)
-            if time.monotonic() - last_prune > self._prune_interval:
-                await self._prune(position)
-                last_prune = time.monotonic()
-            if batch:
-                # Whatever was committed meanwhile goes out at once.
-                retry_in = 0.0
-            elif self._notified_transaction > max(position.transaction_id, given_up_on):
-                retry_in = min(2 * retry_in or self._first_retry, self._idle)
-                if retry_in == self._idle:
-                    given_up_on = self._notified_transaction
-                await _wait_at_most(self._woken, retry_in)
-            else:
-                retry_in = 0.0
-                await _wait_at_most(self._woken, self._idle)
+        try:
+            while not self._stopping.is_set():
+                self._woken.clear()
+                if unsaved:
+                    batch = await self._save_checkpoint_and_fetch(position, unsaved)
+                    unsaved = 0
+                else:
+                    batch = await self._fetch(position)
+                if time.monotonic() - last_prune > self._prune_interval:
+                    await self._prune(position)  # only behind the saved checkpoint
+                    last_prune = time.monotonic()
+                if batch:
+                    await self._publish(batch)
+                    position, unsaved = batch[-1].position, len(batch)
+                    self._published += unsaved
+                    # Whatever was committed meanwhile goes out at once.
+                    retry_in = 0.0
+                elif self._notified_transaction > max(position.transaction_id, given_up_on):
+                    retry_in = min(2 * retry_in or self._first_retry, self._idle)
+                    if retry_in == self._idle:
+                        given_up_on = self._notified_transaction
+                    await _wait_at_most(self._woken, retry_in)
+                else:
+                    retry_in = 0.0
+                    await _wait_at_most(self._woken, self._idle)
+        finally:
+            if unsaved:
+                await self._save_last_checkpoint(position, unsaved)
 
     async def _load_checkpoint(self) -> Position:
         row = await self._pool.fetchrow(
@@ -317,17 +338,20 @@ class OutboxRelay:
         rows = await self._pool.fetch(
             _FETCH_SQL, str(after.transaction_id), after.global_position, self._batch_size
         )
-        return [
-            PendingMessage(
-                Position(int(r["txid"]), r["position"]),
-                r["topic"],
-                r["key"].encode() if r["key"] is not None else None,
-                r["value"],
-                [(k, v.encode()) for k, v in r["headers"].items()],
-                r["created_at"],
-            )
-            for r in rows
-        ]
+        return _pending(rows)
+
+    async def _save_checkpoint_and_fetch(
+        self, position: Position, count: int
+    ) -> list[PendingMessage]:
+        rows = await self._pool.fetch(
+            _SAVE_CHECKPOINT_AND_FETCH_SQL,
+            self._name,
+            str(position.transaction_id),
+            position.global_position,
+            count,
+            self._batch_size,
+        )
+        return _pending(rows)
 
     async def _publish(self, batch: list[PendingMessage]) -> None:
         # Sends are queued in order; aiokafka keeps one batch in flight per partition, so a
@@ -339,14 +363,23 @@ class OutboxRelay:
         if self._on_published is not None:
             self._on_published(batch, datetime.now(UTC))
 
-    async def _save_checkpoint(self, position: Position, count: int) -> None:
-        await self._pool.execute(
-            _SAVE_CHECKPOINT_SQL,
-            self._name,
-            str(position.transaction_id),
-            position.global_position,
-            count,
-        )
+    async def _save_last_checkpoint(self, position: Position, count: int) -> None:
+        """Record the last published batch on the way out (stopped, or the fetch after it
+        failed). If that fails too, a restart publishes the batch again."""
+        try:
+            await self._pool.execute(
+                _SAVE_CHECKPOINT_SQL,
+                self._name,
+                str(position.transaction_id),
+                position.global_position,
+                count,
+            )
+        except Exception as exc:
+            log.warning(
+                "relay checkpoint not saved; its last batch will be published again",
+                relay=self._name,
+                error=repr(exc),
+            )
 
     async def _prune(self, upto: Position) -> None:
         deleted = await self._pool.execute(
@@ -358,6 +391,20 @@ class OutboxRelay:
 
     async def lag(self) -> RelayLag:
         return await relay_lag(self._pool, self._name)
+
+
+def _pending(rows: Sequence[asyncpg.Record]) -> list[PendingMessage]:
+    return [
+        PendingMessage(
+            Position(int(r["txid"]), r["position"]),
+            r["topic"],
+            r["key"].encode() if r["key"] is not None else None,
+            r["value"],
+            [(k, v.encode()) for k, v in r["headers"].items()],
+            r["created_at"],
+        )
+        for r in rows
+    ]
 
 
 async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:

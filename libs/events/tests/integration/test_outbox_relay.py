@@ -7,15 +7,24 @@ import signal
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from billing_events.outbox import _SAVE_CHECKPOINT_SQL, OutboxRelay, enqueue, relay_lag
+from billing_events.outbox import (
+    _FETCH_SQL,
+    _SAVE_CHECKPOINT_AND_FETCH_SQL,
+    _SAVE_CHECKPOINT_SQL,
+    OutboxRelay,
+    PendingMessage,
+    enqueue,
+    relay_lag,
+)
 from billing_events.store import PostgresEventStore
 from billing_events.topics import Topic
 from devstack.kafka import ensure_topics
@@ -234,3 +243,62 @@ async def test_the_relays_checkpoint_commits_without_waiting_for_the_disk_and_on
             "WHERE relay = 'probe'"
         )
     assert (saved["txid"], saved["position"], saved["published"]) == ("8", 5, 3)
+
+
+class StatementLog:
+    """A pool that records the statements sent through it (the relay's, here)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.sent: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        self.sent.append(query)
+        return await self._pool.fetch(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        self.sent.append(query)
+        return await self._pool.execute(query, *args)
+
+
+async def test_a_published_batchs_checkpoint_is_saved_by_the_next_fetch(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool, kafka_bootstrap: str, topic_name: str
+) -> None:
+    # One round trip fewer per batch: the checkpoint goes with the fetch that follows it.
+    statements = StatementLog(pg_pool)
+    relay_pool = cast(asyncpg.Pool, statements)
+    async with behind_an_idle_relay(relay_pool, kafka_bootstrap, topic_name) as consumer:
+        before = len(statements.sent)
+        await store.append("test-c1", 0, [noted(1)])
+        assert len(await collect(consumer, until=1, timeout=20)) == 1
+        for _ in range(100):
+            if (await relay_lag(pg_pool)).pending == 0:
+                break
+            await asyncio.sleep(0.02)
+        lag = await relay_lag(pg_pool)  # while the relay still runs: not its exit's doing
+        after_publish = statements.sent[before:]
+
+    assert (lag.pending, lag.published_total) == (0, 1)
+    assert _SAVE_CHECKPOINT_AND_FETCH_SQL in after_publish
+    assert _SAVE_CHECKPOINT_SQL not in after_publish
+    assert _FETCH_SQL in after_publish  # the fetch that found the message
+
+
+async def test_a_relay_stopped_after_a_publish_saves_that_batchs_checkpoint(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool, kafka_bootstrap: str, topic_name: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, [Topic(topic_name, 1)])
+    await store.append("test-c2", 0, [noted(1), noted(2), noted(3)])
+    relay: OutboxRelay
+
+    def stop_after_the_first_batch(_batch: Sequence[PendingMessage], _at: object) -> None:
+        relay.stop()
+
+    relay = OutboxRelay(pg_pool, kafka_bootstrap, on_published=stop_after_the_first_batch)
+    await asyncio.wait_for(relay.run(), 20)
+
+    lag = await relay_lag(pg_pool)
+    assert (lag.pending, lag.published_total) == (0, 3)
