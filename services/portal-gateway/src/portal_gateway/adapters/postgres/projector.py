@@ -11,14 +11,20 @@ consumer committing while a rebuild runs, leaves the same rows:
 
 ``pg_notify`` names who may be waiting for this event (its command, its stream, its
 correlation); PostgreSQL delivers it when the transaction commits, which is exactly when a
-waiter can see the new state. It is sent in one statement with the history and the outcome,
-before the record writers: being delivered at commit, it needs no place after them.
+waiter can see the new state.
+
+An event costs one statement, plus the reads its record needs (the row to update, read for
+update): the history insert, the outcome upsert and the record's last write are data-modifying
+CTEs of the statement that notifies. They write different tables, so running them in one
+snapshot changes nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import asyncpg
 import orjson
@@ -49,27 +55,46 @@ def channel_for(schema: str) -> str:
     return f"{NOTIFY_CHANNEL_PREFIX}{schema}"
 
 
-ProjectFn = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+@dataclass(frozen=True)
+class RecordWrite:
+    """A record writer's last statement, left to :func:`project` to send with the history,
+    the outcome and the notification."""
+
+    sql: str
+    args: tuple[object, ...]
+
+    @classmethod
+    def of(cls, sql: str, *args: object) -> RecordWrite:
+        return cls(sql, args)
+
+    async def run(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(self.sql, *self.args)
+
+
+ProjectFn = Callable[[asyncpg.Connection, Envelope], Awaitable[RecordWrite | None]]
+"""A record writer: reads what it needs, and returns its last write (None: nothing to write)."""
 
 
 async def project(envelope: Envelope, conn: asyncpg.Connection) -> None:
     """The consumer handler (``billing_events.consumer.Handler``)."""
     history = _history_args(envelope)
     outcome = _outcome_args(envelope)
-    # The notification goes out with the history and the outcome, before the record writers:
-    # PostgreSQL delivers it at commit, when the writers' changes are visible too.
+    writer = _WRITERS.get(type(envelope.data))
+    record = await writer(conn, envelope) if writer is not None else None
     await conn.execute(
-        _HISTORY_OUTCOME_NOTIFY_SQL[(history is not None, outcome is not None)],
+        _history_outcome_notify_sql(
+            history=history is not None,
+            outcome=outcome is not None,
+            record=record.sql if record is not None else None,
+        ),
         orjson.dumps(wake_keys(envelope)).decode(),
         *(history or ()),
         *(outcome or ()),
+        *(record.args if record is not None else ()),
     )
-    writer = _WRITERS.get(type(envelope.data))
-    if writer is not None:
-        await writer(conn, envelope)
 
 
-# --- history, outcomes and the notification: one statement --------------------------------
+# --- history, outcome, the record's last write and the notification: one statement --------
 
 _HISTORY_INSERT = """
     INSERT INTO stream_events (stream_id, stream_version, event_id, merchant_id, event_type,
@@ -96,6 +121,7 @@ _OUTCOME_UPSERT = """
 """
 
 _HISTORY_PARAMETERS = 10
+_OUTCOME_PARAMETERS = 7
 _PARAMETER = re.compile(r"\$(\d+)")
 
 
@@ -104,25 +130,24 @@ def _shifted(sql: str, by: int) -> str:
     return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + by}", sql)
 
 
-def _history_outcome_notify_sql(*, history: bool, outcome: bool) -> str:
-    """One statement: the history insert and the outcome upsert (each if wanted) as
-    data-modifying CTEs, which run to completion even though nothing reads them, and the
-    notification. Parameters: $1 the wake-up keys, then the history's, then the outcome's."""
+@functools.cache  # a few dozen combinations: history or not, outcome or not, each writer's
+def _history_outcome_notify_sql(*, history: bool, outcome: bool, record: str | None) -> str:
+    """One statement: the history insert, the outcome upsert and the record's write (each if
+    wanted) as data-modifying CTEs, which run to completion even though nothing reads them,
+    and the notification. Parameters: $1 the wake-up keys, then the history's, the outcome's
+    and the record's."""
     ctes = []
+    shift = 1
     if history:
-        ctes.append(f"history AS ({_shifted(_HISTORY_INSERT, 1)})")
+        ctes.append(f"history AS ({_shifted(_HISTORY_INSERT, shift)})")
+        shift += _HISTORY_PARAMETERS
     if outcome:
-        shift = 1 + (_HISTORY_PARAMETERS if history else 0)
         ctes.append(f"outcome AS ({_shifted(_OUTCOME_UPSERT, shift)})")
+        shift += _OUTCOME_PARAMETERS
+    if record is not None:
+        ctes.append(f"record AS ({_shifted(record, shift)})")
     with_clause = f"WITH {', '.join(ctes)}\n" if ctes else ""
     return f"{with_clause}SELECT pg_notify({channel_sql()}, $1)"
-
-
-_HISTORY_OUTCOME_NOTIFY_SQL: dict[tuple[bool, bool], str] = {
-    (history, outcome): _history_outcome_notify_sql(history=history, outcome=outcome)
-    for history in (True, False)
-    for outcome in (True, False)
-}
 
 
 def _history_args(envelope: Envelope) -> tuple[object, ...] | None:
@@ -160,10 +185,10 @@ def _outcome_args(envelope: Envelope) -> tuple[object, ...] | None:
 # --- plans and customers ----------------------------------------------------------------
 
 
-async def _plan_created(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _plan_created(conn: asyncpg.Connection, envelope: Envelope) -> RecordWrite | None:
     data = envelope.data
     assert isinstance(data, ev.PlanCreated)
-    await conn.execute(
+    return RecordWrite.of(
         """
         INSERT INTO plans (plan_id, merchant_id, name, description, image_url, amount, currency,
             interval, created_at, version)
@@ -183,10 +208,10 @@ async def _plan_created(conn: asyncpg.Connection, envelope: Envelope) -> None:
     )
 
 
-async def _customer_registered(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _customer_registered(conn: asyncpg.Connection, envelope: Envelope) -> RecordWrite | None:
     data = envelope.data
     assert isinstance(data, ev.CustomerRegistered)
-    await conn.execute(
+    return RecordWrite.of(
         """
         INSERT INTO customers (customer_id, merchant_id, email, name, phone, locale, created_at,
             updated_at, version)
@@ -218,13 +243,15 @@ async def _advance_customer(conn: asyncpg.Connection, envelope: Envelope, custom
     return updated is True
 
 
-async def _customer_profile_updated(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _customer_profile_updated(
+    conn: asyncpg.Connection, envelope: Envelope
+) -> RecordWrite | None:
     data = envelope.data
     assert isinstance(data, ev.CustomerProfileUpdated)
     if not await _advance_customer(conn, envelope, data.customer_id):
-        return
+        return None
     address = data.billing_address.model_dump(mode="json") if data.billing_address else None
-    await conn.execute(
+    return RecordWrite.of(
         """
         UPDATE customers SET
             email = coalesce($2, email),
@@ -245,18 +272,18 @@ async def _customer_profile_updated(conn: asyncpg.Connection, envelope: Envelope
     )
 
 
-async def _payment_method_attached(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _payment_method_attached(
+    conn: asyncpg.Connection, envelope: Envelope
+) -> RecordWrite | None:
     data = envelope.data
     assert isinstance(data, ev.PaymentMethodAttached)
     if not await _advance_customer(conn, envelope, data.customer_id):
-        return
-    await _remember_card(conn, envelope, data.customer_id, data.card)
+        return None
+    return _remember_card(envelope, data.customer_id, data.card)
 
 
-async def _remember_card(
-    conn: asyncpg.Connection, envelope: Envelope, customer_id: str, card: CardSummary
-) -> None:
-    await conn.execute(
+def _remember_card(envelope: Envelope, customer_id: str, card: CardSummary) -> RecordWrite:
+    return RecordWrite.of(
         """
         INSERT INTO payment_methods (payment_method_id, customer_id, merchant_id, brand, last4,
             exp_month, exp_year, attached_at)
@@ -284,7 +311,7 @@ _UPSERT_SUBSCRIPTION = records.upsert_sql(
 )
 
 
-async def _subscription_created(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _subscription_created(conn: asyncpg.Connection, envelope: Envelope) -> RecordWrite | None:
     data = envelope.data
     assert isinstance(data, ev.SubscriptionCreated)
     record = subscriptions.start(
@@ -293,31 +320,30 @@ async def _subscription_created(conn: asyncpg.Connection, envelope: Envelope) ->
         version=envelope.stream_version,
         at=envelope.occurred_at,
     )
-    await conn.execute(_INSERT_SUBSCRIPTION, *records.subscription_values(record))
+    return RecordWrite.of(_INSERT_SUBSCRIPTION, *records.subscription_values(record))
 
 
-async def _subscription_changed(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _subscription_changed(conn: asyncpg.Connection, envelope: Envelope) -> RecordWrite | None:
     subscription_id = getattr(envelope.data, "subscription_id", None)
     if not isinstance(subscription_id, str):
-        return
+        return None
     row = await conn.fetchrow(
         "SELECT * FROM subscriptions WHERE subscription_id = $1 FOR UPDATE", subscription_id
     )
     if row is None or row["version"] >= envelope.stream_version:
         log.debug("subscription event skipped: already applied or subscription unknown")
-        return
+        return None
     record = subscriptions.apply(
         records.subscription_from_row(row),
         envelope.data,
         version=envelope.stream_version,
         at=envelope.occurred_at,
     )
-    await conn.execute(_UPSERT_SUBSCRIPTION, *records.subscription_values(record))
     if isinstance(envelope.data, ev.PaymentMethodUpdated):
         # A card chosen for a subscription is one of the customer's cards too.
-        await _remember_card(
-            conn, envelope, envelope.data.customer_id, envelope.data.payment_method
-        )
+        card = envelope.data.payment_method
+        await _remember_card(envelope, envelope.data.customer_id, card).run(conn)
+    return RecordWrite.of(_UPSERT_SUBSCRIPTION, *records.subscription_values(record))
 
 
 # --- invoices ---------------------------------------------------------------------------
@@ -326,35 +352,35 @@ _INSERT_INVOICE = records.insert_new_sql("invoices", records.INVOICE_COLUMNS, "i
 _UPSERT_INVOICE = records.upsert_sql("invoices", records.INVOICE_COLUMNS, "invoice_id")
 
 
-async def _invoice_issued(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _invoice_issued(conn: asyncpg.Connection, envelope: Envelope) -> RecordWrite | None:
     data = envelope.data
     assert isinstance(data, ev.InvoiceIssued)
     record = invoices.start(data, merchant_id=envelope.merchant_id, version=envelope.stream_version)
-    await conn.execute(_INSERT_INVOICE, *records.invoice_values(record))
+    return RecordWrite.of(_INSERT_INVOICE, *records.invoice_values(record))
 
 
-async def _invoice_changed(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _invoice_changed(conn: asyncpg.Connection, envelope: Envelope) -> RecordWrite | None:
     invoice_id = getattr(envelope.data, "invoice_id", None)
     if not isinstance(invoice_id, str):
-        return
+        return None
     row = await conn.fetchrow("SELECT * FROM invoices WHERE invoice_id = $1 FOR UPDATE", invoice_id)
     if row is None or row["version"] >= envelope.stream_version:
         log.debug("invoice event skipped: already applied or invoice unknown")
-        return
+        return None
     record = invoices.apply(
         records.invoice_from_row(row), envelope.data, version=envelope.stream_version
     )
-    await conn.execute(_UPSERT_INVOICE, *records.invoice_values(record))
+    return RecordWrite.of(_UPSERT_INVOICE, *records.invoice_values(record))
 
 
 # --- test clocks ------------------------------------------------------------------------
 
 
-async def _test_clock_advanced(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def _test_clock_advanced(conn: asyncpg.Connection, envelope: Envelope) -> RecordWrite | None:
     data = envelope.data
     assert isinstance(data, ev.TestClockAdvanced)
     # The stream is clock-<merchant>; its merchant is the envelope's, whatever the data says.
-    await conn.execute(
+    return RecordWrite.of(
         """
         INSERT INTO test_clocks (merchant_id, frozen_time, advanced_at, version)
         VALUES ($1, $2, $3, $4)
