@@ -120,9 +120,11 @@ _OUTCOME_UPSERT = """
                            ELSE command_outcomes.event_types || $7::text END
 """
 
-_HISTORY_PARAMETERS = 10
-_OUTCOME_PARAMETERS = 7
 _PARAMETER = re.compile(r"\$(\d+)")
+
+
+def _parameter_count(sql: str) -> int:
+    return max(int(number) for number in _PARAMETER.findall(sql))
 
 
 def _shifted(sql: str, by: int) -> str:
@@ -140,10 +142,10 @@ def _history_outcome_notify_sql(*, history: bool, outcome: bool, record: str | N
     shift = 1
     if history:
         ctes.append(f"history AS ({_shifted(_HISTORY_INSERT, shift)})")
-        shift += _HISTORY_PARAMETERS
+        shift += _parameter_count(_HISTORY_INSERT)
     if outcome:
         ctes.append(f"outcome AS ({_shifted(_OUTCOME_UPSERT, shift)})")
-        shift += _OUTCOME_PARAMETERS
+        shift += _parameter_count(_OUTCOME_UPSERT)
     if record is not None:
         ctes.append(f"record AS ({_shifted(record, shift)})")
     with_clause = f"WITH {', '.join(ctes)}\n" if ctes else ""
