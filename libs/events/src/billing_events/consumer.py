@@ -8,6 +8,10 @@ redelivered message finds its row and is skipped, so its database side effects h
 For every message the runner reaches exactly one outcome before the offset is committed:
 
 * processed, or skipped as a duplicate;
+* ignored: the handler does not act on the message's type (``acts_on``), so nothing is
+  written for it, not even an inbox row, and no transaction is opened for it. A topic carries
+  many types a given consumer has no use for (invoicing reads every subscription event and
+  bills two of them); a batch of those costs no round trip at all;
 * dead-lettered: malformed (not JSON, unknown type, invalid data) at once, or after the
   handler failed ``max_attempts`` times; the original bytes go to the topic's dead-letter
   topic with headers saying why (see :mod:`billing_events.dead_letter`);
@@ -39,7 +43,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import asyncpg
 import structlog
@@ -65,6 +69,18 @@ log = structlog.get_logger(__name__)
 
 Handler = Callable[[Envelope, asyncpg.Connection], Awaitable[None]]
 """Does the work for one envelope on the given connection, inside the inbox transaction."""
+
+ActsOn = Callable[[Envelope], bool]
+"""Whether a handler has anything to do for an envelope (from its type and data alone)."""
+
+
+class SelectiveHandler(Protocol):
+    """A handler that says which envelopes it acts on; the others are settled as ignored."""
+
+    async def __call__(self, envelope: Envelope, conn: asyncpg.Connection) -> None: ...
+
+    def acts_on(self, envelope: Envelope) -> bool: ...
+
 
 INBOX_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -173,6 +189,8 @@ class RetryPolicy:
 class Outcome(StrEnum):
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    """The handler does not act on it: settled with nothing written."""
     DEAD_LETTERED = "dead_lettered"
     RETRY_LATER = "retry_later"
     """Nothing was recorded: the message must be delivered again (do not commit its offset)."""
@@ -266,7 +284,9 @@ class IdempotentConsumer:
 
     ``name`` identifies the handler in the inbox; keep it stable across deployments
     (renaming it makes every redelivered message look new). Two consumers with different
-    names each process every message once.
+    names each process every message once. ``acts_on`` (every envelope when None) picks the
+    envelopes the handler has work for; the others are settled as ignored without a
+    transaction. It must not say no to an envelope the handler would change anything for.
     """
 
     def __init__(
@@ -281,6 +301,7 @@ class IdempotentConsumer:
         retry_backoff: float = 0.05,
         unavailable_backoff: float = 1.0,
         max_unavailable_backoff: float = 30.0,
+        acts_on: ActsOn | None = None,
     ) -> None:
         if not name or len(name) > 200:
             raise ValueError("a consumer name is 1 to 200 characters")
@@ -289,6 +310,7 @@ class IdempotentConsumer:
         self._pool = pool
         self._registry = registry
         self._handler = handler
+        self._acts_on = acts_on
         self._dead_letters = dead_letters
         self._unavailable_backoff = unavailable_backoff
         self._max_unavailable_backoff = max_unavailable_backoff
@@ -392,17 +414,35 @@ class IdempotentConsumer:
         so that no message is settled ahead of an earlier one that will be delivered again.
         """
         parsed = [self._parse(delivery) for delivery in deliveries]
-        well_formed = [envelope for envelope in parsed if envelope is not None]
-        in_one_go = iter(await self._run_batch(well_formed) if len(well_formed) > 1 else ())
+        ignored = [envelope is not None and self._ignores(envelope) for envelope in parsed]
+        wanted = [
+            envelope
+            for envelope, skip in zip(parsed, ignored, strict=True)
+            if envelope is not None and not skip
+        ]
+        in_one_go = iter(await self._run_batch(wanted) if len(wanted) > 1 else ())
         outcomes: list[Outcome] = []
-        for delivery, envelope in zip(deliveries, parsed, strict=True):
+        for delivery, envelope, skip in zip(deliveries, parsed, ignored, strict=True):
             if outcomes and not outcomes[-1].settled:
                 outcomes.append(Outcome.RETRY_LATER)
+            elif skip:
+                outcomes.append(Outcome.IGNORED)
             elif envelope is not None and (settled := next(in_one_go, None)) is not None:
                 outcomes.append(settled)
             else:
                 outcomes.append(await self.handle(delivery))
         return outcomes
+
+    def _ignores(self, envelope: Envelope) -> bool:
+        if self._acts_on is None:
+            return False
+        try:
+            return not self._acts_on(envelope)
+        except Exception:
+            # A bug in the filter must not settle a message: the handler's path retries it
+            # and dead-letters it if it keeps failing.
+            log.exception("acts_on failed; handling the message", consumer=self.name)
+            return False
 
     def _parse(self, delivery: Delivery) -> Envelope | None:
         try:
@@ -467,6 +507,8 @@ class IdempotentConsumer:
                 return await self._dead_letter(
                     delivery, exc, DeadLetterReason.MALFORMED, attempts=1
                 )
+        if self._ignores(envelope):
+            return Outcome.IGNORED
         with structlog.contextvars.bound_contextvars(
             correlation_id=str(envelope.correlation_id),
             event_id=str(envelope.event_id),

@@ -295,6 +295,39 @@ async def test_a_backlog_is_handled_in_batches_each_message_once(stage: Stage) -
     assert max(consumer.batch_sizes) > 1
 
 
+def not_skipped(env: Envelope) -> bool:
+    return isinstance(env.data, Counted) and not env.data.counter.startswith("skip")
+
+
+async def test_messages_the_handler_does_not_act_on_are_settled_without_an_inbox_row(
+    stage: Stage,
+) -> None:
+    """Ignored messages are committed past like the others (a restarted member does not see
+    them again), with no inbox row and no effect; the rest are handled once each."""
+    await migrate_inbox(stage.pool)
+    acted_on = [counted("kept", stream=f"counter-{n}") for n in range(3)]
+    ignored = [counted(f"skip-{n}", stream=f"counter-{n}") for n in range(3)]
+    first = make_consumer(stage, acts_on=not_skipped)
+    async with running(stage, first):
+        for kept, skipped in zip(acted_on, ignored, strict=True):
+            await stage.publish_envelope(skipped)
+            await stage.publish_envelope(kept)
+        await eventually(lambda: len(first.outcomes) == 6, what="all six settled")
+
+    assert first.count(Outcome.IGNORED) == 3
+    assert first.count(Outcome.PROCESSED) == 3
+    assert await counter(stage.pool, "kept") == 3
+    assert [await counter(stage.pool, f"skip-{n}") for n in range(3)] == [0, 0, 0]
+    inbox = await stage.pool.fetch("SELECT message_id FROM inbox")
+    assert {row["message_id"] for row in inbox} == {env.event_id for env in acted_on}
+
+    await stage.publish_envelope(counted("after"))
+    second = make_consumer(stage, acts_on=not_skipped)
+    async with running(stage, second):
+        await eventually(lambda: _is(counter(stage.pool, "after"), 1), what="'after' counted")
+    assert [o for _, o in second.outcomes] == [Outcome.PROCESSED]
+
+
 async def test_a_restarted_member_resumes_after_its_committed_offsets(stage: Stage) -> None:
     await migrate_inbox(stage.pool)
     first = make_consumer(stage)

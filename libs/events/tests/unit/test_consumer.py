@@ -180,6 +180,7 @@ def make_consumer(
     *,
     registry: EventRegistry | None = None,
     max_attempts: int = 3,
+    acts_on: Any = None,
 ) -> tuple[IdempotentConsumer, Harness]:
     harness = Harness(FakeDatabase(), FakeDeadLetters(), [])
 
@@ -195,6 +196,7 @@ def make_consumer(
         harness.dead_letters,
         max_attempts=max_attempts,
         retry_backoff=0,
+        acts_on=acts_on,
     )
     return consumer, harness
 
@@ -508,7 +510,78 @@ async def test_when_the_dead_letter_topic_is_down_the_message_is_kept() -> None:
 
 
 async def test_settled_outcomes_allow_the_offset_to_move_on() -> None:
-    assert [o.settled for o in Outcome] == [True, True, True, False]
+    assert {o: o.settled for o in Outcome} == {
+        Outcome.PROCESSED: True,
+        Outcome.DUPLICATE: True,
+        Outcome.IGNORED: True,
+        Outcome.DEAD_LETTERED: True,
+        Outcome.RETRY_LATER: False,
+    }
+
+
+# --- envelopes the handler does not act on ---------------------------------------------
+
+
+def even_pings(env: Envelope) -> bool:
+    return isinstance(env.data, Pinged) and env.data.n % 2 == 0
+
+
+async def test_an_envelope_the_handler_does_not_act_on_is_ignored_without_a_transaction() -> None:
+    consumer, h = make_consumer(acts_on=even_pings)
+
+    outcome = await consumer.handle(delivery_of(envelope(Pinged(n=1)).to_json()))
+
+    assert outcome is Outcome.IGNORED
+    assert h.seen == []
+    assert h.db.transactions == 0
+    assert h.db.inbox == set()
+
+
+async def test_a_batch_handles_what_the_handler_acts_on_in_one_transaction_in_order() -> None:
+    consumer, h = make_consumer(acts_on=even_pings)
+    envs = [envelope(Pinged(n=n)) for n in range(6)]
+
+    outcomes = await consumer.handle_batch(deliveries_of(*(e.to_json() for e in envs)))
+
+    assert outcomes == [Outcome.PROCESSED, Outcome.IGNORED] * 3
+    assert h.db.transactions == 1
+    assert h.db.effects == [envs[0].event_id, envs[2].event_id, envs[4].event_id]
+    assert h.db.inbox == {("pinger", envs[n].event_id) for n in (0, 2, 4)}
+
+
+async def test_a_batch_of_ignored_envelopes_opens_no_transaction() -> None:
+    consumer, h = make_consumer(acts_on=even_pings)
+
+    outcomes = await consumer.handle_batch(
+        deliveries_of(*(envelope(Pinged(n=n)).to_json() for n in (1, 3, 5)))
+    )
+
+    assert outcomes == [Outcome.IGNORED] * 3
+    assert h.db.transactions == 0
+
+
+async def test_an_ignored_envelope_after_one_kept_for_later_is_kept_for_later_too() -> None:
+    consumer, h = make_consumer(acts_on=even_pings)
+    h.dead_letters.error = ConnectionError("broker down")
+
+    outcomes = await consumer.handle_batch(
+        deliveries_of(b"not json", envelope(Pinged(n=1)).to_json())
+    )
+
+    assert outcomes == [Outcome.RETRY_LATER, Outcome.RETRY_LATER]
+
+
+async def test_a_failing_acts_on_lets_the_handler_have_the_envelope() -> None:
+    def broken(_env: Envelope) -> bool:
+        raise KeyError("bug in the filter")
+
+    consumer, h = make_consumer(acts_on=broken)
+    envs = [envelope(Pinged(n=n)) for n in range(2)]
+
+    outcomes = await consumer.handle_batch(deliveries_of(*(e.to_json() for e in envs)))
+
+    assert outcomes == [Outcome.PROCESSED, Outcome.PROCESSED]
+    assert h.db.effects == [e.event_id for e in envs]
 
 
 # --- claim ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from billing_events.contract.common import CardSummary
 from billing_events.contract.events import (
     ChargeFailed,
+    ChargeSucceeded,
     InvoiceIssued,
     InvoiceLine,
     InvoicePaid,
@@ -71,6 +72,31 @@ def failed(invoice_id: str = "in_1") -> ChargeFailed:
         decline_code="card_declined",
         message="Your card was declined.",
     )
+
+
+def succeeded(invoice_id: str = "in_1") -> ChargeSucceeded:
+    return ChargeSucceeded(
+        invoice_id=invoice_id, charge_id="ch_1", amount=2999, currency="USD", payment_method=CARD
+    )
+
+
+def test_the_consumer_is_told_which_invoice_events_matter(invoice_handler) -> None:
+    acted_on = [invoice_handler.acts_on(invoice_event(e)) for e in (issued(), paid(), failed())]
+
+    assert acted_on == [True, True, True]
+    # A successful charge is followed by InvoicePaid, which is what activates.
+    assert not invoice_handler.acts_on(invoice_event(succeeded()))
+
+
+async def test_an_event_the_consumer_is_told_to_ignore_changes_nothing(
+    store, invoice_handler, links, incomplete
+) -> None:
+    before = {stream: list(events) for stream, events in store.streams.items()}
+
+    await deliver(invoice_handler, succeeded())
+
+    assert store.streams == before
+    assert links.links == {}
 
 
 @pytest.fixture

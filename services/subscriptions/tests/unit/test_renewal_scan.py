@@ -306,5 +306,6 @@ async def test_a_clock_event_requests_a_scan_of_its_merchant() -> None:
         merchant_id=MERCHANT,
         correlation_id=uuid.uuid4(),
     )
+    assert handler.acts_on(event)
     await handler(event, object())  # type: ignore[arg-type]
     assert requested == [(MERCHANT, ScanCause(event.correlation_id, event.event_id))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from billing_events.consumer import Handler, IdempotentConsumer
+from billing_events.consumer import IdempotentConsumer, SelectiveHandler
 from billing_events.dead_letter import DeadLetterPublisher
 from billing_events.envelope import registry
 from billing_events.topics import SUBSCRIPTIONS
@@ -23,7 +23,7 @@ def attach_consumer(
     broker: KafkaBroker,
     pool: asyncpg.Pool,
     dead_letters: DeadLetterPublisher,
-    handler: Handler,
+    handler: SelectiveHandler,
     *,
     max_attempts: int = 5,
     retry_backoff: float = 0.5,
@@ -44,6 +44,7 @@ def attach_consumer(
         dead_letters,
         max_attempts=max_attempts,
         retry_backoff=retry_backoff,
+        acts_on=handler.acts_on,
     )
     consumer.attach(broker, SUBSCRIPTIONS.name, group_id=group_id)
     return consumer

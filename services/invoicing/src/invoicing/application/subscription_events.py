@@ -61,6 +61,9 @@ from invoicing.domain.subscription_billing import (
 
 log = structlog.stdlib.get_logger(__name__)
 
+# What changes the terms or starts a period to bill: every event the handler acts on.
+_BILLING_EVENTS = TermsEvent | SubscriptionRenewed
+
 
 class UnknownSubscription(LookupError):
     """A renewal of a subscription whose creation invoicing never saw: there is no plan or
@@ -90,6 +93,11 @@ class SubscriptionEventHandler:
     issuer: InvoiceIssuer
     charger: InvoiceCharger
     clock: Clock
+
+    def acts_on(self, envelope: Envelope) -> bool:
+        """Most subscription events (a cancellation, say) bill nothing: the consumer settles
+        them without a transaction."""
+        return isinstance(envelope.data, _BILLING_EVENTS)
 
     async def __call__(self, envelope: Envelope, conn: asyncpg.Connection) -> None:
         event = envelope.data

@@ -13,7 +13,7 @@ from typing import Final
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from billing_events.consumer import Handler, IdempotentConsumer
+from billing_events.consumer import IdempotentConsumer, SelectiveHandler
 from billing_events.dead_letter import DeadLetterPublisher
 from billing_events.envelope import registry
 from billing_events.topics import CUSTOMERS, INVOICES, MERCHANTS, SUBSCRIPTIONS
@@ -27,14 +27,21 @@ def attach_consumer(
     broker: KafkaBroker,
     pool: asyncpg.Pool,
     dead_letters: DeadLetterPublisher,
-    handler: Handler,
+    handler: SelectiveHandler,
     *,
     group_id: str = GROUP_ID,
     max_attempts: int = 5,
 ) -> IdempotentConsumer:
-    """Subscribe ``handler`` to the four topics; call before the broker's consumers start."""
+    """Subscribe ``handler`` to the four topics; call before the broker's consumers start.
+    The events it neither projects nor mails for are settled without a transaction."""
     consumer = IdempotentConsumer(
-        pool, registry, CONSUMER_NAME, handler, dead_letters, max_attempts=max_attempts
+        pool,
+        registry,
+        CONSUMER_NAME,
+        handler,
+        dead_letters,
+        max_attempts=max_attempts,
+        acts_on=handler.acts_on,
     )
     consumer.attach(broker, *TOPICS, group_id=group_id)
     return consumer

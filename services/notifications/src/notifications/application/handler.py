@@ -7,7 +7,8 @@ from typing import Any
 from billing_events.envelope import Envelope
 from notifications.application.mailer import Mailer
 from notifications.application.ports import RepositoriesFactory
-from notifications.application.projector import project
+from notifications.application.projector import PROJECTED_EVENTS, project
+from notifications.domain.mail import mail_for
 from notifications.domain.message import MailRenderer
 
 
@@ -21,6 +22,13 @@ class NotificationHandler:
     def __init__(self, renderer: MailRenderer, repositories: RepositoriesFactory) -> None:
         self._mailer = Mailer(renderer)
         self._repositories = repositories
+
+    def acts_on(self, envelope: Envelope) -> bool:
+        """Whether the event is projected or calls for a mail; the consumer settles the others
+        (a charge, a renewal...) without a transaction."""
+        return isinstance(envelope.data, PROJECTED_EVENTS) or (
+            mail_for(envelope.data, envelope.merchant_id) is not None
+        )
 
     async def __call__(self, envelope: Envelope, conn: Any) -> None:
         repositories = self._repositories(conn)

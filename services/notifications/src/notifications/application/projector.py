@@ -29,6 +29,17 @@ class RecordKind(StrEnum):
     SUBSCRIPTION = "subscription"
 
 
+# The events ``project`` keeps something of.
+PROJECTED_EVENTS = (
+    MerchantRegistered
+    | CustomerRegistered
+    | CustomerProfileUpdated
+    | InvoiceIssued
+    | SubscriptionCreated
+    | PlanChanged
+)
+
+
 @dataclass(frozen=True)
 class Updated:
     """A record the projection just wrote: mails waiting for it may now be written."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from billing_events.consumer import Handler, IdempotentConsumer
+from billing_events.consumer import ActsOn, Handler, IdempotentConsumer, SelectiveHandler
 from billing_events.contract.commands import command_registry
 from billing_events.dead_letter import DeadLetterPublisher
-from billing_events.envelope import registry
+from billing_events.envelope import EventRegistry, registry
 from billing_events.topics import CLOCKS, INVOICES, SUBSCRIPTIONS_COMMANDS
 
 COMMANDS_CONSUMER = "subscriptions.commands"
@@ -29,19 +29,28 @@ def attach_consumers(
     dead_letters: DeadLetterPublisher,
     *,
     commands: Handler,
-    invoice_events: Handler,
-    clock_events: Handler,
+    invoice_events: SelectiveHandler,
+    clock_events: SelectiveHandler,
     max_attempts: int = 5,
 ) -> list[IdempotentConsumer]:
-    """Subscribe the handlers to their topics; call before the broker's consumers start."""
+    """Subscribe the handlers to their topics; call before the broker's consumers start.
+
+    Every command is acted on; of the event topics, only the types the handlers react to."""
     consumers = []
-    for name, event_registry, handler, topic in (
-        (COMMANDS_CONSUMER, command_registry, commands, SUBSCRIPTIONS_COMMANDS.name),
-        (INVOICE_EVENTS_CONSUMER, registry, invoice_events, INVOICES.name),
-        (CLOCK_EVENTS_CONSUMER, registry, clock_events, CLOCKS.name),
-    ):
+    subscriptions: tuple[tuple[str, EventRegistry, Handler, ActsOn | None, str], ...] = (
+        (COMMANDS_CONSUMER, command_registry, commands, None, SUBSCRIPTIONS_COMMANDS.name),
+        (INVOICE_EVENTS_CONSUMER, registry, invoice_events, invoice_events.acts_on, INVOICES.name),
+        (CLOCK_EVENTS_CONSUMER, registry, clock_events, clock_events.acts_on, CLOCKS.name),
+    )
+    for name, event_registry, handler, acts_on, topic in subscriptions:
         consumer = IdempotentConsumer(
-            pool, event_registry, name, handler, dead_letters, max_attempts=max_attempts
+            pool,
+            event_registry,
+            name,
+            handler,
+            dead_letters,
+            max_attempts=max_attempts,
+            acts_on=acts_on,
         )
         consumer.attach(broker, topic, group_id=name)
         consumers.append(consumer)

@@ -42,6 +42,11 @@ class InvoiceEventHandler:
     links: InvoiceLinks
     clock: MerchantClock
 
+    def acts_on(self, envelope: Envelope) -> bool:
+        """The other invoice events (a charge that succeeded, a receipt...) change nothing
+        here: the consumer settles them without a transaction."""
+        return isinstance(envelope.data, InvoiceIssued | InvoicePaid | ChargeFailed)
+
     async def __call__(self, envelope: Envelope, conn: Connection) -> None:
         event = envelope.data
         if isinstance(event, InvoiceIssued):

@@ -191,6 +191,9 @@ class ClockEventHandler:
 
     renewals: RenewalRequests
 
+    def acts_on(self, envelope: Envelope) -> bool:
+        return isinstance(envelope.data, TestClockAdvanced)
+
     async def __call__(self, envelope: Envelope, conn: Connection) -> None:
         if isinstance(envelope.data, TestClockAdvanced):
             self.renewals.request(envelope.merchant_id, ScanCause.of(envelope))
