@@ -8,7 +8,7 @@ redelivered message finds its row and is skipped, so its database side effects h
 For every message the runner reaches exactly one outcome before the offset is committed:
 
 * processed, or skipped as a duplicate;
-* ignored: the handler does not act on the message's type (``acts_on``), so nothing is
+* ignored: the handler has nothing to do for the message (``acts_on``), so nothing is
   written for it, not even an inbox row, and no transaction is opened for it. A topic carries
   many types a given consumer has no use for (invoicing reads every subscription event and
   bills two of them); a batch of those costs no round trip at all;
