@@ -37,12 +37,12 @@ def attach_consumers(
 
     Every command is acted on; of the event topics, only the types the handlers react to."""
     consumers = []
-    subscriptions: tuple[tuple[str, EventRegistry, Handler, ActsOn | None, str], ...] = (
+    handlers_by_topic: tuple[tuple[str, EventRegistry, Handler, ActsOn | None, str], ...] = (
         (COMMANDS_CONSUMER, command_registry, commands, None, SUBSCRIPTIONS_COMMANDS.name),
         (INVOICE_EVENTS_CONSUMER, registry, invoice_events, invoice_events.acts_on, INVOICES.name),
         (CLOCK_EVENTS_CONSUMER, registry, clock_events, clock_events.acts_on, CLOCKS.name),
     )
-    for name, event_registry, handler, acts_on, topic in subscriptions:
+    for name, event_registry, handler, acts_on, topic in handlers_by_topic:
         consumer = IdempotentConsumer(
             pool,
             event_registry,
