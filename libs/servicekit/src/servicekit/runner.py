@@ -28,6 +28,7 @@ import uvicorn
 from aiokafka.errors import KafkaError
 from litestar import Litestar
 
+from servicekit.heap import settle_after_startup
 from servicekit.lifecycle import ComponentFailed
 from servicekit.logging import configure_logging
 from servicekit.settings import ServiceSettings, SettingsError, load_settings
@@ -143,6 +144,7 @@ def run(app: Litestar, settings: ServiceSettings) -> int:
             log.info("stopped while starting")
             stopped_while_starting = True
             return
+        settle_after_startup()
         await server.serve(sockets=[sock])
 
     _current = server

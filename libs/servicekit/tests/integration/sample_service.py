@@ -6,6 +6,7 @@ SAMPLE_TASK_CRASH=1 makes its background task die shortly after start.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 
 import structlog
@@ -35,7 +36,11 @@ def create_app(settings: Settings) -> Litestar:
         log.info("slow request finished")
         return {"slept": seconds}
 
-    service.add_routes(slow)
+    @get("/heap", sync_to_thread=False)
+    async def heap() -> dict[str, int]:
+        return {"frozen": gc.get_freeze_count(), "young_threshold": gc.get_threshold()[0]}
+
+    service.add_routes(slow, heap)
     stopping = asyncio.Event()
 
     async def ticker() -> None:

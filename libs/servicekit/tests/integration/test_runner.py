@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 
 from devstack.network import free_port
+from servicekit.heap import YOUNG_GENERATION_THRESHOLD
 
 pytestmark = pytest.mark.integration
 
@@ -116,6 +117,19 @@ async def test_sigterm_lets_the_in_flight_request_and_the_task_finish(
     assert "stopped" in events
     slow_lines = [r for r in sample.records() if r["event"] == "slow request finished"]
     assert slow_lines[0]["correlation_id"] == "r1"
+
+
+async def test_a_started_service_has_frozen_what_startup_built(
+    tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    sample = await start_sample(tmp_path, base_env)
+    await sample.wait_ready()
+    async with httpx.AsyncClient(timeout=10) as http:
+        heap = (await http.get(f"{sample.url}/heap")).json()
+    sample.process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(sample.process.wait(), 15) == 0
+    assert heap["frozen"] > 10_000  # modules, classes, the app: far more than a few objects
+    assert heap["young_threshold"] == YOUNG_GENERATION_THRESHOLD
 
 
 async def test_bad_settings_exit_2_with_the_variables_named(tmp_path: Path) -> None:

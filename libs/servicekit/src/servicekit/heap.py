@@ -1,0 +1,28 @@
+"""The cyclic garbage collector of a long-running service process.
+
+What a service builds while it starts (modules, classes, routes, pydantic validators, about
+100,000 objects) lives as long as the process, yet every full collection walked all of it
+again: 60 ms of CPU in the gateway under load, during which its event loop answered nobody.
+Frozen, those objects are left out of every collection. The young generation's threshold
+counts objects allocated and not yet freed; at the default 700, the requests and batches in
+flight at any moment fill it many times a second, so most young collections walked objects
+that were about to be freed by their reference counts anyway.
+"""
+
+from __future__ import annotations
+
+import gc
+
+# Measured at 150 cancels/s: the gateway's collector took 4.4% of its CPU at 700 and 2.2% at
+# 20,000 (startup included); a young collection then walks about 20,000 objects, under a
+# millisecond, and cyclic garbage waits a little longer to be freed.
+YOUNG_GENERATION_THRESHOLD = 20_000
+
+
+def settle_after_startup() -> None:
+    """Collect what startup left behind, freeze what remains, and collect young objects less
+    often. Call once, when the service has started and before it takes work."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
