@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import gc
 
-# Measured at 150 cancels/s, startup left out: the gateway's collector took 2.5% of its CPU at
-# 700 and 0.6% at 20,000. The price is memory: cyclic garbage waits longer to be freed, and
+# Measured at 150 cancels/s, startup left out: the gateway's collector took about 3% of its CPU
+# at 700 and 1% at 20,000. The price is memory: cyclic garbage waits longer to be freed, and
 # each service's resident size grew by 3-5 MiB (of about 90).
 YOUNG_GENERATION_THRESHOLD = 20_000
 
