@@ -2,7 +2,8 @@
 
 Settings from the environment, structlog with correlation ids, ``/healthz`` and ``/readyz``,
 the FastStream Kafka broker and topic creation, ordered start and reverse stop of components,
-and a uvicorn runner with a bounded graceful shutdown. A service's ``__main__`` is one call::
+and a uvicorn runner with a bounded graceful shutdown that freezes what startup built before it
+takes work (``servicekit.heap``). A service's ``__main__`` is one call::
 
     def main() -> None:
         serve(Settings, create_app)
