@@ -34,6 +34,7 @@ from portal_gateway.adapters.housekeeping import Periodic
 from portal_gateway.adapters.portal_sessions import PortalSessionLinks
 from portal_gateway.adapters.postgres.idempotency import PostgresIdempotencyStore
 from portal_gateway.adapters.postgres.merchants import PostgresMerchants
+from portal_gateway.adapters.postgres.portal_visits import SessionWithOverview
 from portal_gateway.adapters.postgres.read_model import PostgresReadModel
 from portal_gateway.adapters.postgres.rebuild import consumer_group
 from portal_gateway.adapters.postgres.schema import MIGRATIONS
@@ -105,6 +106,11 @@ class GatewayRuntime:
         return part
 
     @property
+    def portal_visits(self) -> SessionWithOverview:
+        part: SessionWithOverview = self._part("portal_visits")
+        return part
+
+    @property
     def signals(self) -> ProjectionSignals:
         part: ProjectionSignals = self._part("signals")
         return part
@@ -172,6 +178,7 @@ class GatewayRuntime:
         self._parts = {
             "processor": processor,
             "read_model": read_model,
+            "portal_visits": SessionWithOverview(pool, read_model),
             "signals": signals,
             "commands": commands,
             "merchants": Merchants(
@@ -375,5 +382,6 @@ def _register_portal(service: Service, settings: Settings, runtime: GatewayRunti
             Deferred(lambda: service.pool),
             PortalSettings.for_env(settings.env, command_timeout=settings.command_timeout),
             processor=Deferred(lambda: runtime.processor),
+            visits=Deferred(lambda: runtime.portal_visits),
         )
     )

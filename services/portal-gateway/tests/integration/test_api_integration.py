@@ -374,6 +374,7 @@ async def running_gateway(
         pool,
         PortalSettings.for_env("dev", command_timeout=timeout),
         processor=processor,
+        visits=runtime.portal_visits,
     )
     app = Litestar(route_handlers=[*gateway_routers(runtime, settings), portal])
     owner = Owner(pool, processor)

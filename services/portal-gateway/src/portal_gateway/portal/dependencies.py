@@ -35,13 +35,9 @@ from portal_gateway.portal.i18n import Messages, messages_for
 from portal_gateway.portal.locales import PortalLocale, negotiate
 from portal_gateway.portal.page_cache import OverviewPages
 from portal_gateway.portal.rendering import PORTAL_PATH, Chrome, PageRenderer
-from portal_gateway.portal.sessions import (
-    BrowserSession,
-    EndedSession,
-    PortalSession,
-    resume_session,
-)
+from portal_gateway.portal.sessions import BrowserSession, EndedSession, PortalSession
 from portal_gateway.portal.settings import PortalSettings
+from portal_gateway.portal.visits import VisitReads
 from servicekit.correlation import current_correlation_id
 
 log = structlog.stdlib.get_logger("portal_gateway.portal")
@@ -59,6 +55,7 @@ class Portal:
     renderer: PageRenderer
     card_changes: PaymentMethodChanges
     overview_pages: OverviewPages
+    visits: VisitReads
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -173,8 +170,7 @@ def correlation_uuid() -> uuid.UUID | None:
 
 async def provide_portal_visit(request: AnyRequest, portal: PortalDep) -> Visit:
     now = portal.now()
-    found = await resume_session(
-        portal.pool,
+    found, overview = await portal.visits.resume(
         request.cookies.get(portal.settings.cookie_name),
         now=now,
         idle_ttl=portal.settings.idle_ttl,
@@ -186,7 +182,6 @@ async def provide_portal_visit(request: AnyRequest, portal: PortalDep) -> Visit:
     structlog.contextvars.bind_contextvars(
         portal_session=found.portal.session_id, merchant_id=found.merchant_id
     )
-    overview = await portal.queries.overview(found.merchant_id, found.customer_id)
     if overview is None:
         raise AccountUnavailable(
             PageContext(session_locale=found.locale, return_url=found.portal.return_url)

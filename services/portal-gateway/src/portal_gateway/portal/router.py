@@ -31,6 +31,7 @@ from portal_gateway.portal.session_routes import (
 )
 from portal_gateway.portal.sessions import PORTAL_SESSION_MIGRATIONS
 from portal_gateway.portal.settings import PortalSettings
+from portal_gateway.portal.visits import SessionThenOverview, VisitReads
 
 PORTAL_MIGRATIONS: list[Migration] = list(PORTAL_SESSION_MIGRATIONS)
 _STATIC_DIR = Path(__file__).parent / "static"
@@ -44,12 +45,15 @@ def portal_router(
     *,
     clock: Clock | None = None,
     processor: PaymentProcessor | None = None,
+    visits: VisitReads | None = None,
 ) -> Router:
     """The customer portal, mounted at ``/portal``.
 
     ``pool`` must reach the schema where ``PORTAL_MIGRATIONS`` have been applied. ``clock``
     defaults to the system clock; tests pass their own. ``processor`` tokenizes the cards
-    customers add; without it they can only choose among their saved cards.
+    customers add; without it they can only choose among their saved cards. ``visits``
+    reads each page's session and overview; by default the session from ``pool``, then the
+    overview from ``queries``.
     """
     renderer = PageRenderer()
     portal = Portal(
@@ -63,6 +67,7 @@ def portal_router(
             commands=commands, processor=processor, timeout=settings.command_timeout
         ),
         overview_pages=OverviewPages(renderer),
+        visits=visits or SessionThenOverview(pool, queries),
     )
     static = create_static_files_router(
         path="/static",

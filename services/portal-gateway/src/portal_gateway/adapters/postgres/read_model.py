@@ -183,26 +183,34 @@ _SUBSCRIPTION_TIMES: Final = (
     "updated_at",
 )
 
-# Everything the portal's overview shows, in one statement and one round trip, as one JSON
-# text: [merchant, customer, [subscription...], [invoice...], [card...], test clock]. The
-# text is also the overview's revision: the same text, the same overview.
-OVERVIEW_SQL: Final = f"""
-SELECT json_build_array(
-    (SELECT {_json_row(_MERCHANT_FIELDS)} FROM merchants WHERE merchant_id = $1),
+
+def overview_json_sql(merchant: str, customer: str) -> str:
+    """Everything the portal's overview shows, as one SQL expression of one JSON text:
+    [merchant, customer, [subscription...], [invoice...], [card...], test clock]. The text is
+    also the overview's revision: the same text, the same overview.
+
+    ``merchant`` and ``customer`` are SQL expressions: parameters, or the columns of an
+    enclosing statement's row (so another read can carry the overview in its round trip).
+    """
+    return f"""json_build_array(
+    (SELECT {_json_row(_MERCHANT_FIELDS)} FROM merchants WHERE merchant_id = {merchant}),
     (SELECT {_json_row(_CUSTOMER_FIELDS)} FROM customers
-      WHERE merchant_id = $1 AND customer_id = $2),
+      WHERE merchant_id = {merchant} AND customer_id = {customer}),
     (SELECT coalesce(json_agg({_json_row(SUBSCRIPTION_COLUMNS)}
                               ORDER BY created_at DESC, subscription_id), '[]')
-       FROM subscriptions WHERE merchant_id = $1 AND customer_id = $2),
+       FROM subscriptions WHERE merchant_id = {merchant} AND customer_id = {customer}),
     (SELECT coalesce(json_agg({_json_row(_INVOICE_FIELDS)}
                               ORDER BY issued_at DESC, number DESC), '[]')
-       FROM invoices WHERE merchant_id = $1 AND customer_id = $2),
+       FROM invoices WHERE merchant_id = {merchant} AND customer_id = {customer}),
     (SELECT coalesce(json_agg({_json_row(_CARD_FIELDS)}
                               ORDER BY attached_at DESC, payment_method_id), '[]')
-       FROM payment_methods WHERE merchant_id = $1 AND customer_id = $2),
-    (SELECT frozen_time FROM test_clocks WHERE merchant_id = $1)
-)::text
-"""
+       FROM payment_methods WHERE merchant_id = {merchant} AND customer_id = {customer}),
+    (SELECT frozen_time FROM test_clocks WHERE merchant_id = {merchant})
+)::text"""
+
+
+# The portal's overview in one statement and one round trip.
+OVERVIEW_SQL: Final = f"SELECT {overview_json_sql('$1', '$2')}"
 
 # Parsed overviews by their text; a portal page view of unchanged data parses nothing.
 OVERVIEW_MEMO_ENTRIES: Final = 256
@@ -228,7 +236,8 @@ def _invoice_from_json(values: list[Any]) -> InvoiceView:
 
 
 def overview_from_json(text: str) -> PortalOverview | None:
-    """The overview ``OVERVIEW_SQL`` wrote; None if the merchant or the customer is unknown."""
+    """The overview an ``overview_json_sql`` expression read; None if the merchant or the
+    customer is unknown."""
     merchant, customer, subscriptions, invoices, cards, test_clock = orjson.loads(text)
     if merchant is None or customer is None:
         return None
@@ -260,6 +269,10 @@ class PostgresReadModel:
     async def overview(self, merchant_id: str, customer_id: str) -> PortalOverview | None:
         """Always read: the memo is keyed by the data read, so it never answers stale."""
         text: str = await self._pool.fetchval(OVERVIEW_SQL, merchant_id, customer_id)
+        return self.parse_overview(text)
+
+    def parse_overview(self, text: str) -> PortalOverview | None:
+        """``overview_from_json`` through the memo: each text is parsed once."""
         overview = self._overviews.get(text)
         if overview is None:
             overview = overview_from_json(text)
