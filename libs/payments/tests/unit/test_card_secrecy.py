@@ -111,9 +111,9 @@ def test_card_errors_show_no_card_data(number: str, month: int, year: int, cvc: 
 async def test_token_and_summary_carry_no_card_data() -> None:
     processor = SimulatedProcessor(SECRET, fixed_clock)
     tokenized = await processor.tokenize(make_card())
-    assert_no_card_data(repr(tokenized))
     # The token is random base64: a three-digit CVC could occur in it by chance, a card
     # number cannot. The layout (payments.tokens) has no field that could hold either.
+    assert_no_card_data(repr(tokenized).replace(tokenized.payment_method_id, "pm_..."))
     assert NUMBER not in tokenized.payment_method_id
     assert NUMBER[:12] not in tokenized.payment_method_id
     assert "secret" not in repr(processor).replace("secret=***", "")
