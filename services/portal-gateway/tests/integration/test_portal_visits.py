@@ -64,10 +64,18 @@ class CountingPool:
         return await self._pool.fetchval(*args)
 
 
-Readers = Callable[[Any], VisitReads]
-JOINED: Readers = lambda pool: SessionWithOverview(pool, PostgresReadModel(pool))  # noqa: E731
-TWO_STEPS: Readers = lambda pool: SessionThenOverview(pool, PostgresReadModel(pool))  # noqa: E731
-BOTH = pytest.mark.parametrize("readers", [JOINED, TWO_STEPS], ids=["one-statement", "two"])
+Readers = Callable[[Any], VisitReads]  # from a pool (or a counting stand-in for one)
+
+
+def joined(pool: Any) -> VisitReads:
+    return SessionWithOverview(pool, PostgresReadModel(pool))
+
+
+def two_steps(pool: Any) -> VisitReads:
+    return SessionThenOverview(pool, PostgresReadModel(pool))
+
+
+BOTH = pytest.mark.parametrize("readers", [joined, two_steps], ids=["one-statement", "two"])
 
 
 async def _feed(pool: asyncpg.Pool, stream: str, *events: EventData) -> None:
@@ -205,7 +213,7 @@ async def test_the_idle_deadline_is_still_pushed_back(pool: asyncpg.Pool, reader
 
 @pytest.mark.parametrize(
     ("readers", "touched", "statements"),
-    [(JOINED, False, 1), (JOINED, True, 2), (TWO_STEPS, False, 2), (TWO_STEPS, True, 3)],
+    [(joined, False, 1), (joined, True, 2), (two_steps, False, 2), (two_steps, True, 3)],
     ids=["one-statement", "one-statement-touching", "two", "two-touching"],
 )
 async def test_what_each_visit_costs_in_statements(
