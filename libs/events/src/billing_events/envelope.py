@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from billing_events.ids import uuid7
+
 
 class ContractError(ValueError):
     """A message does not follow the event contract (bad JSON, unknown type, invalid data)."""
@@ -61,7 +63,8 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    # Time-ordered: the event store, the inboxes and the read models all index event ids.
+    event_id: uuid.UUID = Field(default_factory=uuid7)
     event_type: str
     schema_version: int = Field(ge=1)
     stream_id: str = Field(min_length=1, max_length=200)
