@@ -175,7 +175,10 @@ SELECT (SELECT count(*) FROM appended) AS appended, (SELECT version FROM current
 """
 
 # The same statement for the common case of one event (a command usually decides one): scalar
-# parameters instead of arrays are cheaper to encode, to send and to plan.
+# parameters instead of arrays are cheaper to encode, to send and to plan. A version that a
+# concurrent transaction took meanwhile is skipped, not an error (ON CONFLICT on the stream's
+# key), and comes back as a conflict: a transaction that the append joins stays usable without
+# a savepoint, whose two round trips cost more than the append itself.
 _APPEND_ONE_SQL = """
 WITH last AS (
     SELECT stream_version, transaction_id FROM events WHERE stream_id = $1
@@ -189,6 +192,7 @@ WITH last AS (
     SELECT $1, $2::int + 1, $3::uuid, $4::text, $5::int, $6::timestamptz, $7::text, $8::uuid,
            $9::uuid, $10::text::jsonb
     FROM current WHERE version = $2 AND in_order
+    ON CONFLICT ON CONSTRAINT events_stream_version DO NOTHING
     RETURNING stream_version
 ), published AS (
     INSERT INTO outbox (topic, key, value, headers)
@@ -258,9 +262,12 @@ class PostgresEventStore:
     ) -> list[Envelope]:
         """Append ``events`` after ``expected_version``; returns them with their versions.
 
-        With ``conn`` inside a transaction the append joins it (under a savepoint, so a
-        conflict leaves the caller's transaction usable); otherwise the append is one
-        statement, its own transaction."""
+        With ``conn`` inside a transaction the append joins it, and a conflict, even with a
+        transaction still running when the append began, leaves the caller's transaction
+        usable (several events are appended under a savepoint for that). A duplicate event
+        id fails the statement, and with it the caller's transaction when one event was
+        appended without a savepoint. Otherwise the append is one statement, its own
+        transaction."""
         if not events:
             return []
         if expected_version < 0:
@@ -281,8 +288,9 @@ class PostgresEventStore:
         try:
             if conn is None:
                 result = await self._pool.fetchrow(sql, *args)
-            elif conn.is_in_transaction():
-                # A savepoint keeps the caller's transaction usable after a conflict.
+            elif len(stored) > 1 and conn.is_in_transaction():
+                # Several events are all appended or none: a version taken meanwhile fails the
+                # statement, and a savepoint keeps the caller's transaction usable after it.
                 async with conn.transaction():
                     result = await conn.fetchrow(sql, *args)
             else:

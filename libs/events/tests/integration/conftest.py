@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import ClassVar
 
@@ -42,3 +43,15 @@ def topic_name() -> str:
 async def store(pg_pool: asyncpg.Pool, topic_name: str) -> PostgresEventStore:
     await migrate(pg_pool, MIGRATIONS)
     return PostgresEventStore(pg_pool, test_registry, topic_resolver=lambda _s: topic_name)
+
+
+async def wait_until_blocked(pg_pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Until ``conn``'s statement waits for another transaction's lock."""
+    pid = conn.get_server_pid()
+    for _ in range(500):
+        if await pg_pool.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        ):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the racing append never waited for the first transaction")

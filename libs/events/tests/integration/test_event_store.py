@@ -15,7 +15,7 @@ from billing_events.store import (
 )
 from devstack.postgres import drop_schema
 
-from .conftest import noted
+from .conftest import noted, wait_until_blocked
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +95,34 @@ async def test_conflict_inside_a_transaction_leaves_it_usable(
             await store.append("test-d", 0, [noted(2)], conn=conn)
         await store.append("test-d", 1, [noted(3)], conn=conn)
     assert [e.stream_version for e in await store.read_stream("test-d")] == [1, 2]
+
+
+@pytest.mark.parametrize("racing_events", [1, 3])
+async def test_losing_a_race_to_a_running_transaction_is_a_conflict_and_leaves_the_loser_usable(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool, racing_events: int
+) -> None:
+    """Both transactions read version 1; the first takes version 2 and commits while the
+    second's append waits for it. One event is appended without a savepoint, several under
+    one: either way the loser gets a conflict, writes nothing, and can go on."""
+    stream = f"test-race-{racing_events}"
+    await store.append(stream, 0, [noted(0)])
+    async with pg_pool.acquire() as first, pg_pool.acquire() as second:
+        winner = first.transaction()
+        await winner.start()
+        await store.append(stream, 1, [noted(1)], conn=first)
+        loser = second.transaction()
+        await loser.start()
+        racing = asyncio.create_task(
+            store.append(stream, 1, [noted(10 + i) for i in range(racing_events)], conn=second)
+        )
+        await wait_until_blocked(pg_pool, second)
+        await winner.commit()
+        with pytest.raises(ConcurrencyConflict):
+            await racing
+        await store.append(stream, 2, [noted(20)], conn=second)
+        await loser.commit()
+    assert [e.data.n for e in await store.read_stream(stream)] == [0, 1, 20]  # type: ignore[attr-defined]
+    assert await pg_pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", stream) == 3
 
 
 async def test_global_reader_never_skips_a_late_commit(
