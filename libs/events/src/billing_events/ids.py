@@ -4,7 +4,7 @@ A random (version 4) id lands on a random leaf of every B-tree it is a key of: o
 index outgrows memory each insert reads a page, and after every checkpoint the first change
 to each leaf writes the whole page to the WAL again. A version 7 id starts with the time, so
 ids made one after another are neighbours in the index and each insert touches the leaf the
-previous one touched. The 74 bits after the time keep it unguessable and unique.
+previous one touched. The 62 random bits after the time keep it unguessable, and unique.
 """
 
 from __future__ import annotations

@@ -262,12 +262,12 @@ class PostgresEventStore:
     ) -> list[Envelope]:
         """Append ``events`` after ``expected_version``; returns them with their versions.
 
-        With ``conn`` inside a transaction the append joins it, and a conflict, even with a
-        transaction still running when the append began, leaves the caller's transaction
-        usable (several events are appended under a savepoint for that). A duplicate event
-        id fails the statement, and with it the caller's transaction when one event was
-        appended without a savepoint. Otherwise the append is one statement, its own
-        transaction."""
+        With ``conn`` inside a transaction the append joins it. A conflict, even with a
+        transaction that was still running when the append began, leaves the caller's
+        transaction usable: one event's statement skips a version taken meanwhile, several
+        events are appended under a savepoint. A duplicate event id (a bug, not a race) fails
+        the statement and, for one event, the caller's transaction. Otherwise the append is
+        one statement, its own transaction."""
         if not events:
             return []
         if expected_version < 0:
